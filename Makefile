@@ -1,0 +1,33 @@
+# Thin front door to the CMake build: make, make demo, make test.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= 2
+
+.PHONY: all demo test test-asan bench clean deps
+
+all: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+deps:
+	@sh scripts/deps.sh
+
+demo: all
+	@sh scripts/demo.sh $(BUILD)
+
+test: all
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+# The same suite built with AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSVIPC_SANITIZE=ON
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS)
+
+bench: all
+	$(BUILD)/bench/svipc-bench
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

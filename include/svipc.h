@@ -1,0 +1,79 @@
+/* svipc.h - System V IPC in user space: the public API of libsvipc. */
+#ifndef SVIPC_H
+#define SVIPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SVIPC_VERSION_MAJOR 0
+#define SVIPC_VERSION_MINOR 1
+#define SVIPC_VERSION_STRING "0.1.0"
+
+/* Default namespace directory; the environment variable SVIPC_DIR overrides it. */
+#define SVIPC_DEFAULT_DIR "/dev/shm/svipc"
+
+/*
+ * Message queues. Same signatures, return values and errno as the libc
+ * functions of the same name without the prefix (see msgget(2), msgop(2),
+ * msgctl(2)). One difference that a library cannot avoid: a bad pointer is
+ * not reported as EFAULT; touching it raises SIGSEGV as any library call would.
+ */
+int svipc_msgget(key_t key, int msgflg);
+int svipc_msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg);
+ssize_t svipc_msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgflg);
+int svipc_msgctl(int msqid, int cmd, struct msqid_ds *buf);
+
+/*
+ * Extensions: msgsnd/msgrcv that give up after a relative timeout (NULL: wait
+ * forever). On timeout they fail with EAGAIN, like semtimedop(2).
+ */
+int svipc_msgsnd_timed(int msqid, const void *msgp, size_t msgsz, int msgflg,
+                       const struct timespec *timeout);
+ssize_t svipc_msgrcv_timed(int msqid, void *msgp, size_t msgsz, long msgtyp,
+                           int msgflg, const struct timespec *timeout);
+
+/*
+ * Limits of a namespace. They default to the running kernel's values
+ * (/proc/sys/kernel/{msgmax,msgmnb,msgmni,shmmax,shmall,shmmni,sem}) when the
+ * namespace is created, and IPC_INFO/MSG_INFO report them.
+ */
+struct svipc_limits {
+	uint64_t msgmax;  /* largest message, bytes */
+	uint64_t msgmnb;  /* default (and non-root maximum) msg_qbytes */
+	uint64_t msgmni;  /* most message queues */
+	uint64_t shmmax;  /* largest segment, bytes */
+	uint64_t shmall;  /* total pages of all segments */
+	uint64_t shmmni;  /* most segments */
+	uint64_t semmsl;  /* most semaphores per set */
+	uint64_t semmns;  /* most semaphores in all sets */
+	uint64_t semopm;  /* most operations per semop call */
+	uint64_t semmni;  /* most semaphore sets */
+	uint64_t reserved[6];
+};
+
+/* Reads the limits of the namespace in use. Returns 0, or -1 with errno. */
+int svipc_limits_get(struct svipc_limits *limits);
+
+/*
+ * Sets the limits of the namespace in use. Only root or the owner of the
+ * namespace directory may (EPERM otherwise). Index limits (msgmni, shmmni,
+ * semmni) are capped at 32768, the size of an id's index field (EINVAL above).
+ * Zero fields and reserved fields are left unchanged.
+ */
+int svipc_limits_set(const struct svipc_limits *limits);
+
+/* The namespace directory this process uses (SVIPC_DIR or the default). */
+const char *svipc_dir(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,97 @@
+/* t.h - tiny test harness: assertions, an isolated namespace, a time bound. */
+#ifndef SVIPC_T_H
+#define SVIPC_T_H
+
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int t_failures;
+static pid_t t_owner_pid;
+static char t_dir[64];
+
+#define T_FAIL(...)                                                           \
+	do {                                                                  \
+		fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);         \
+		fprintf(stderr, __VA_ARGS__);                                 \
+		fprintf(stderr, "\n");                                        \
+		t_failures++;                                                 \
+	} while (0)
+
+#define T_ASSERT(cond)                                                        \
+	do {                                                                  \
+		if (!(cond))                                                  \
+			T_FAIL("%s", #cond);                                  \
+	} while (0)
+
+#define T_EQ(a, b)                                                            \
+	do {                                                                  \
+		long long t_a_ = (long long)(a), t_b_ = (long long)(b);       \
+		if (t_a_ != t_b_)                                             \
+			T_FAIL("%s == %s: %lld != %lld", #a, #b, t_a_, t_b_);  \
+	} while (0)
+
+/* expr must fail with -1 and errno == err. */
+#define T_ERR(expr, err)                                                      \
+	do {                                                                  \
+		errno = 0;                                                    \
+		long long t_r_ = (long long)(expr);                           \
+		int t_e_ = errno;                                             \
+		if (t_r_ != -1 || t_e_ != (err))                              \
+			T_FAIL("%s: got %lld errno %d (%s), want -1 errno %d (%s)", \
+			       #expr, t_r_, t_e_, strerror(t_e_), (err),      \
+			       strerror(err));                                \
+	} while (0)
+
+/* expr must succeed (not -1). Evaluates to its value. */
+#define T_OK(expr)                                                            \
+	({                                                                    \
+		errno = 0;                                                    \
+		long long t_r_ = (long long)(expr);                           \
+		if (t_r_ == -1)                                               \
+			T_FAIL("%s: errno %d (%s)", #expr, errno, strerror(errno)); \
+		t_r_;                                                         \
+	})
+
+static int t_rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+	(void)sb; (void)flag; (void)f;
+	return remove(p);
+}
+
+static void t_cleanup(void)
+{
+	if (getpid() == t_owner_pid && t_dir[0])
+		nftw(t_dir, t_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Gives the test its own namespace (SVIPC_DIR) and kills it after `seconds`. */
+static void t_setup(unsigned seconds)
+{
+	t_owner_pid = getpid();
+	snprintf(t_dir, sizeof t_dir, "/dev/shm/svipc-test-XXXXXX");
+	if (!mkdtemp(t_dir)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	setenv("SVIPC_DIR", t_dir, 1);
+	atexit(t_cleanup);
+	signal(SIGALRM, SIG_DFL);
+	alarm(seconds);
+}
+
+/* Exit status: 0 pass, 1 fail. */
+static int t_done(void)
+{
+	if (t_failures) {
+		fprintf(stderr, "%d check(s) failed\n", t_failures);
+		return 1;
+	}
+	return 0;
+}
+
+#endif
