@@ -1,0 +1,61 @@
+/* internal.h - helpers shared by every svipc source file (not installed). */
+#ifndef SVIPC_INTERNAL_H
+#define SVIPC_INTERNAL_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <time.h>
+#include <sys/types.h>
+
+#define SVIPC_EXPORT __attribute__((visibility("default")))
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define LOAD_RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define STORE_RELAXED(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define XCHG(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
+#define CAS(p, expp, v) \
+	__atomic_compare_exchange_n((p), (expp), (v), 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+#define FETCH_ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_ACQ_REL)
+
+/* The kernel's names for "read by anyone" / "write by anyone", and the
+ * flag glibc adds to *ctl commands for the 64-bit structures. */
+#define S_IRUGO 0444
+#define S_IWUGO 0222
+#ifndef IPC_64
+#define IPC_64 0x0100
+#endif
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* The one place where an internal -errno becomes -1 + errno. */
+static inline long svipc__ret(long r)
+{
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+/* util.c */
+int svipc__futex_wait(uint32_t *word, uint32_t expect, int64_t timeout_ns);
+int svipc__futex_wake(uint32_t *word, int n);
+int64_t svipc__mono_ns(void);
+int64_t svipc__real_sec(void);
+int svipc__read_proc_u64(const char *path, uint64_t *out);
+int svipc__is_root(void);
+
+#endif

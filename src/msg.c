@@ -1,0 +1,791 @@
+/* msg.c - System V message queues: msgget, msgsnd, msgrcv, msgctl. */
+#include "msg.h"
+#include "internal.h"
+#include "lock.h"
+#include "ns.h"
+#include "proc.h"
+#include "svipc.h"
+#include "wait.h"
+
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/*
+ * Crash safety. Everything below runs under the queue's lock. A send
+ * reserves a header (M_WRITING), copies the payload, and commits by storing
+ * M_COMMITTED; only then does it link the indexes. A receive copies the
+ * payload out, commits by storing M_CONSUMED, then unlinks and frees. If a
+ * process dies holding the lock, the next one to take it rebuilds every
+ * index and counter from the headers (svipc__mq_rebuild): before its commit
+ * an update vanishes, after it the update is completed.
+ */
+
+#define WAIT_SLICE_NS 100000000LL /* re-check (and reap dead waiters) every 100 ms */
+#define MAX_KICKS 8
+
+#define H(m, i) (&(m)->hdr[(i) - 1])
+#define S(m, i) (&(m)->seg[(i) - 1])
+#define W(m, i) (&(m)->w[(i) - 1])
+
+/* One call's view of a queue, and the futex wake-ups to issue after unlock. */
+struct mcall {
+	struct svipc_ref ref;
+	struct mq m;
+	uint32_t *kick[MAX_KICKS];
+	int nkick;
+	int kick_overflow;
+};
+
+/* ---- the type's hooks for the namespace ---------------------------------------- */
+
+static size_t msg_file_size(const struct svipc_ns_limits *lim, const void *params)
+{
+	uint32_t a, b, c, d;
+	uint64_t off[7];
+	return svipc__mq_layout(lim->msgmnb, &a, &b, &c, &d, off);
+}
+
+static int msg_init(void *base, size_t size, const struct svipc_ns_limits *lim, const void *params)
+{
+	struct msg_queue *q = base;
+	uint64_t off[7];
+	svipc__mq_layout(lim->msgmnb, &q->nhdr, &q->nseg, &q->ntnode, &q->nbucket, off);
+	q->off_hdr = off[0], q->off_seg = off[1], q->off_tnode = off[2];
+	q->off_bucket = off[3], q->off_hseq = off[4], q->off_htype = off[5];
+	q->off_waiter = off[6];
+	q->qbytes = lim->msgmnb;
+	q->next_seq = 1;
+	return 0;
+}
+
+static void wake_all(struct mcall *c);
+static int mq_lock(struct mcall *c);
+static void mq_unlock(struct mcall *c);
+
+static void msg_remove(struct svipc_obj *o, size_t size)
+{
+	struct mcall c = { .ref = { .obj = o, .size = size } };
+	if (svipc__mq_view(&c.m, (struct msg_queue *)o, size) < 0) {
+		STORE(&o->removed, 1);
+		return;
+	}
+	int r = mq_lock(&c);
+	STORE(&o->removed, 1);
+	wake_all(&c);
+	if (r == 0 || r == -EIDRM)
+		mq_unlock(&c);
+}
+
+static uint64_t msg_max_objects(const struct svipc_ns_limits *lim)
+{
+	return lim->msgmni;
+}
+
+const struct svipc_type_ops svipc__msg_ops = {
+	.type = SVIPC_MSG,
+	.magic = MSG_MAGIC,
+	.size = msg_file_size,
+	.init = msg_init,
+	.remove = msg_remove,
+	.max_objects = msg_max_objects,
+};
+
+/* ---- locking, recovery, waiters -------------------------------------------------- */
+
+static void waiters_rebuild(struct mq *m);
+
+/*
+ * Takes the queue lock, recovering the queue if its holder died. Returns 0;
+ * -EIDRM (still locked) if the queue is corrupt; or another -errno (unlocked).
+ */
+static int mq_lock(struct mcall *c)
+{
+	struct msg_queue *q = c->m.q;
+	int r = svipc__lock(&q->obj.lock);
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		svipc__mq_rebuild(&c->m);
+		waiters_rebuild(&c->m);
+		if (c->m.corrupt)
+			STORE(&q->obj.corrupt, 1);
+		wake_all(c); /* whoever waited on the dead holder re-checks */
+	}
+	return LOAD(&q->obj.corrupt) ? -EIDRM : 0;
+}
+
+static void mq_unlock(struct mcall *c)
+{
+	struct msg_queue *q = c->m.q;
+	if (c->m.corrupt)
+		STORE(&q->obj.corrupt, 1);
+	svipc__unlock(&q->obj.lock);
+	for (int i = 0; i < c->nkick; i++)
+		svipc__futex_wake(c->kick[i], 1);
+	c->nkick = 0;
+	if (c->kick_overflow)
+		svipc__futex_wake(&q->overflow, INT_MAX);
+	c->kick_overflow = 0;
+}
+
+/* Marks waiter i woken; its futex is kicked after unlock if it sleeps. */
+static void wake_one(struct mcall *c, uint32_t i)
+{
+	uint32_t *word = &W(&c->m, i)->word;
+	if (XCHG(word, SVIPC_W_WOKEN) == SVIPC_W_SLEEPING) {
+		if (c->nkick < MAX_KICKS)
+			c->kick[c->nkick++] = word;
+		else
+			svipc__futex_wake(word, 1);
+	}
+}
+
+static uint32_t *list_head(struct mq *m, int kind)
+{
+	return kind == W_RECV ? &m->q->rhead : &m->q->shead;
+}
+
+static uint32_t *list_tail(struct mq *m, int kind)
+{
+	return kind == W_RECV ? &m->q->rtail : &m->q->stail;
+}
+
+/* Walks a waiter list with a bound; stops (and flags corruption) on a bad link. */
+#define FOR_WAITERS(m, kind, i, n)                                                     \
+	for (uint32_t i = *list_head(m, kind), n = 0;                                   \
+	     i && (MQ_OK(m, i, MSG_NWAITERS) || (MQ_CORRUPT(m), 0)) && n < MSG_NWAITERS; \
+	     i = W(m, i)->next, n++)
+
+static void wake_all(struct mcall *c)
+{
+	struct mq *m = &c->m;
+	for (uint32_t i = 1; i <= MSG_NWAITERS; i++)
+		if (W(m, i)->kind != W_FREE)
+			wake_one(c, i);
+	STORE(&m->q->overflow, m->q->overflow + 1);
+	c->kick_overflow = 1;
+}
+
+static void list_append(struct mq *m, uint32_t i)
+{
+	struct msg_waiter *w = W(m, i);
+	uint32_t *head = list_head(m, w->kind), *tail = list_tail(m, w->kind);
+	w->next = 0;
+	w->prev = *tail;
+	if (*tail && MQ_OK(m, *tail, MSG_NWAITERS))
+		W(m, *tail)->next = i;
+	else
+		*head = i;
+	*tail = i;
+}
+
+static uint32_t waiter_add(struct mq *m, int kind, int mode, int64_t typ, uint64_t size)
+{
+	for (uint32_t i = 1; i <= MSG_NWAITERS; i++) {
+		struct msg_waiter *w = W(m, i);
+		if (w->kind != W_FREE)
+			continue;
+		w->kind = kind;
+		w->mode = mode;
+		w->msgtyp = typ;
+		w->size = size;
+		w->token = svipc__proc_token();
+		w->pid = svipc__proc_pid();
+		w->arrival = m->q->arrival++;
+		STORE(&w->word, SVIPC_W_ARMED);
+		list_append(m, i);
+		return i;
+	}
+	return 0;
+}
+
+static void waiter_del(struct mq *m, uint32_t i)
+{
+	struct msg_waiter *w = W(m, i);
+	if (w->kind != W_RECV && w->kind != W_SEND)
+		return;
+	uint32_t *head = list_head(m, w->kind), *tail = list_tail(m, w->kind);
+	if (w->prev && MQ_OK(m, w->prev, MSG_NWAITERS))
+		W(m, w->prev)->next = w->next;
+	else
+		*head = w->next;
+	if (w->next && MQ_OK(m, w->next, MSG_NWAITERS))
+		W(m, w->next)->prev = w->prev;
+	else
+		*tail = w->prev;
+	w->kind = W_FREE;
+}
+
+/* Recovery: both lists again from the slots of live waiters, in arrival order. */
+static void waiters_rebuild(struct mq *m)
+{
+	struct msg_queue *q = m->q;
+	uint32_t order[MSG_NWAITERS];
+	uint32_t n = 0;
+	for (uint32_t i = 1; i <= MSG_NWAITERS; i++) {
+		struct msg_waiter *w = W(m, i);
+		if ((w->kind == W_RECV || w->kind == W_SEND) && svipc__proc_alive(w->token))
+			order[n++] = i;
+		else
+			w->kind = W_FREE;
+	}
+	for (uint32_t a = 1; a < n; a++) /* insertion sort by arrival (wrap-safe) */
+		for (uint32_t b = a; b > 0 && (int32_t)(W(m, order[b])->arrival - W(m, order[b - 1])->arrival) < 0; b--) {
+			uint32_t t = order[b];
+			order[b] = order[b - 1];
+			order[b - 1] = t;
+		}
+	q->rhead = q->rtail = q->shead = q->stail = 0;
+	for (uint32_t k = 0; k < n; k++)
+		list_append(m, order[k]);
+}
+
+/* Drops the slots of waiters that died while blocked (called after a quiet slice). */
+static void reap_dead_waiters(struct mcall *c)
+{
+	struct mq *m = &c->m;
+	for (uint32_t i = 1; i <= MSG_NWAITERS; i++) {
+		struct msg_waiter *w = W(m, i);
+		if (w->kind != W_FREE && !svipc__proc_alive(w->token))
+			waiter_del(m, i);
+	}
+}
+
+/* After a send: wake the first receiver, in arrival order, that can take it. */
+static void wake_receiver_for(struct mcall *c, int64_t type)
+{
+	struct mq *m = &c->m;
+	FOR_WAITERS(m, W_RECV, i, n) {
+		struct msg_waiter *w = W(m, i);
+		if (LOAD(&w->word) != SVIPC_W_WOKEN && svipc__mq_match(w->mode, w->msgtyp, type)) {
+			wake_one(c, i);
+			return;
+		}
+	}
+}
+
+/* A woken receiver that did not take a message passes its wake-up on. */
+static void wake_receivers_that_can_take(struct mcall *c)
+{
+	struct mq *m = &c->m;
+	FOR_WAITERS(m, W_RECV, i, n) {
+		struct msg_waiter *w = W(m, i);
+		if (LOAD(&w->word) != SVIPC_W_WOKEN && svipc__mq_find(m, w->mode, w->msgtyp))
+			wake_one(c, i);
+	}
+}
+
+/* After space was freed (or qbytes raised): wake senders whose messages now fit. */
+static void wake_senders(struct mcall *c)
+{
+	struct mq *m = &c->m;
+	struct msg_queue *q = m->q;
+	uint64_t bytes = q->cbytes, cnt = q->qnum;
+	FOR_WAITERS(m, W_SEND, i, n) {
+		struct msg_waiter *w = W(m, i);
+		if (bytes + w->size > q->qbytes || cnt + 1 > q->qbytes)
+			break;
+		bytes += w->size;
+		cnt++;
+		if (LOAD(&w->word) != SVIPC_W_WOKEN)
+			wake_one(c, i);
+	}
+}
+
+/*
+ * Blocks until woken, a slice passes, the deadline passes or a signal
+ * arrives. Called and returns with the lock held (0 or -EIDRM from mq_lock
+ * are both "locked"). Returns 0 to re-check, -EINTR, -EAGAIN (deadline), or
+ * another -errno with the lock released.
+ */
+static int wait_turn(struct mcall *c, int kind, int mode, int64_t typ, uint64_t size,
+		     int64_t deadline)
+{
+	struct mq *m = &c->m;
+	struct msg_queue *q = m->q;
+	uint32_t slot = waiter_add(m, kind, mode, typ, size);
+	int r, woken = 0;
+	if (slot) {
+		uint32_t *word = &W(m, slot)->word;
+		uint32_t me = W(m, slot)->token;
+		mq_unlock(c);
+		r = svipc__wait(word, deadline, WAIT_SLICE_NS);
+		int lr = mq_lock(c);
+		if (lr < 0 && lr != -EIDRM)
+			return lr;
+		struct msg_waiter *w = W(m, slot);
+		woken = LOAD(&w->word) == SVIPC_W_WOKEN;
+		if (w->kind == kind && w->token == me)
+			waiter_del(m, slot);
+	} else {
+		/* No free slot: poll the overflow word, which every change bumps. */
+		uint32_t v = LOAD(&q->overflow);
+		q->noverflow++;
+		mq_unlock(c);
+		int64_t t = WAIT_SLICE_NS;
+		if (deadline >= 0)
+			t = MIN(t, MAX(deadline - svipc__mono_ns(), 0));
+		r = svipc__futex_wait(&q->overflow, v, t);
+		if (r == -ETIMEDOUT)
+			r = (deadline >= 0 && svipc__mono_ns() >= deadline) ? -ETIMEDOUT : 0;
+		int lr = mq_lock(c);
+		if (lr < 0 && lr != -EIDRM)
+			return lr;
+		if (q->noverflow)
+			q->noverflow--;
+	}
+	if (!woken && r == 0)
+		reap_dead_waiters(c);
+	if (r < 0 && woken) {
+		/* We leave with a wake-up meant for someone who can proceed: pass it on. */
+		if (kind == W_RECV)
+			wake_receivers_that_can_take(c);
+		else
+			wake_senders(c);
+	}
+	if (r == -ETIMEDOUT)
+		return -EAGAIN;
+	return r;
+}
+
+static int mq_open(int id, struct mcall *c)
+{
+	memset(c, 0, sizeof *c);
+	int r = svipc__get(&svipc__msg_ops, id, &c->ref);
+	if (r < 0)
+		return r;
+	r = svipc__mq_view(&c->m, (struct msg_queue *)c->ref.obj, c->ref.size);
+	if (r < 0)
+		svipc__obj_put(&c->ref);
+	return r;
+}
+
+static void mq_close(struct mcall *c, int id)
+{
+	int removed = LOAD(&c->ref.obj->removed);
+	svipc__obj_put(&c->ref);
+	if (removed)
+		svipc__obj_forget(SVIPC_MSG, id);
+}
+
+static int64_t deadline_of(const struct timespec *timeout)
+{
+	if (!timeout)
+		return -1;
+	if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000)
+		return -2;
+	int64_t ns = svipc__mono_ns();
+	if (timeout->tv_sec > (INT64_MAX - ns) / 1000000000 - 1)
+		return -1;
+	return ns + (int64_t)timeout->tv_sec * 1000000000 + timeout->tv_nsec;
+}
+
+/* ---- send ------------------------------------------------------------------------ */
+
+static void copy_in(struct mq *m, uint32_t h, const char *src, size_t n)
+{
+	struct msg_hdr *hp = H(m, h);
+	size_t k = MIN(n, (size_t)MSG_INLINE);
+	memcpy(hp->data, src, k);
+	src += k, n -= k;
+	for (uint32_t s = hp->seg; n; s = S(m, s)->next) {
+		k = MIN(n, (size_t)MSG_SEG_DATA);
+		memcpy(S(m, s)->data, src, k);
+		src += k, n -= k;
+	}
+}
+
+static long do_msgsnd(int id, const void *msgp, size_t msgsz, int flg, const struct timespec *timeout)
+{
+	struct svipc_ns_limits lim;
+	int r = svipc__ns_limits(&lim);
+	if (r < 0)
+		return r;
+	if (msgsz > lim.msgmax || (long)msgsz < 0 || id < 0)
+		return -EINVAL;
+	long mtype;
+	memcpy(&mtype, msgp, sizeof mtype);
+	if (mtype < 1)
+		return -EINVAL;
+	int64_t deadline = deadline_of(timeout);
+	if (deadline == -2)
+		return -EINVAL;
+	struct mcall c;
+	r = mq_open(id, &c);
+	if (r < 0)
+		return r;
+	struct mq *m = &c.m;
+	struct msg_queue *q = m->q;
+	r = mq_lock(&c);
+	if (r < 0 && r != -EIDRM)
+		goto out;
+	for (int waited = 0; r == 0; waited = 1) {
+		if (svipc__perm_check(&q->obj.perm, S_IWUGO)) {
+			r = -EACCES;
+			break;
+		}
+		if (LOAD(&q->obj.removed)) {
+			r = waited ? -EIDRM : -EINVAL;
+			break;
+		}
+		if (msgsz + q->cbytes <= q->qbytes && 1 + q->qnum <= q->qbytes) {
+			uint32_t h = svipc__mq_alloc_msg(m, (uint32_t)msgsz);
+			if (h) {
+				struct msg_hdr *hp = H(m, h);
+				hp->type = mtype;
+				copy_in(m, h, (const char *)msgp + sizeof(long), msgsz);
+				hp->seq = q->next_seq++;
+				STORE(&hp->state, M_COMMITTED); /* the commit point */
+				if (svipc__mq_link(m, h) < 0) {
+					r = -EIDRM;
+					break;
+				}
+				q->cbytes += msgsz;
+				q->qnum++;
+				q->lspid = svipc__proc_pid();
+				q->stime = svipc__real_sec();
+				wake_receiver_for(&c, mtype);
+				if (q->noverflow) {
+					STORE(&q->overflow, q->overflow + 1);
+					c.kick_overflow = 1;
+				}
+				r = 0;
+				break;
+			}
+			if (m->corrupt) {
+				r = -EIDRM;
+				break;
+			}
+			/* Storage full though qbytes allows more: wait as if full. */
+		}
+		if (flg & IPC_NOWAIT) {
+			r = -EAGAIN;
+			break;
+		}
+		r = wait_turn(&c, W_SEND, 0, 0, msgsz, deadline);
+		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EIDRM)
+			goto out; /* lost the lock */
+	}
+	mq_unlock(&c);
+out:
+	mq_close(&c, id);
+	return r;
+}
+
+/* ---- receive ------------------------------------------------------------------------ */
+
+static void copy_out(struct mq *m, uint32_t h, char *msgp, size_t n)
+{
+	struct msg_hdr *hp = H(m, h);
+	long t = (long)hp->type;
+	memcpy(msgp, &t, sizeof t);
+	char *dst = msgp + sizeof(long);
+	size_t k = MIN(n, (size_t)MSG_INLINE);
+	memcpy(dst, hp->data, k);
+	dst += k, n -= k;
+	for (uint32_t s = hp->seg; n; s = S(m, s)->next) {
+		if (!MQ_OK(m, s, m->nseg)) {
+			MQ_CORRUPT(m);
+			return;
+		}
+		k = MIN(n, (size_t)MSG_SEG_DATA);
+		memcpy(dst, S(m, s)->data, k);
+		dst += k, n -= k;
+	}
+}
+
+static int convert_mode(long *msgtyp, int flg)
+{
+	if (flg & MSG_COPY)
+		return SEARCH_NUMBER;
+	if (*msgtyp == 0)
+		return SEARCH_ANY;
+	if (*msgtyp < 0) {
+		*msgtyp = *msgtyp == LONG_MIN ? LONG_MAX : -*msgtyp;
+		return SEARCH_LESSEQUAL;
+	}
+	if (flg & MSG_EXCEPT)
+		return SEARCH_NOTEQUAL;
+	return SEARCH_EQUAL;
+}
+
+static long do_msgrcv(int id, void *msgp, size_t bufsz, long msgtyp, int flg,
+		      const struct timespec *timeout)
+{
+	if (id < 0 || (long)bufsz < 0)
+		return -EINVAL;
+	size_t copy_max = 0;
+	if (flg & MSG_COPY) {
+		if ((flg & MSG_EXCEPT) || !(flg & IPC_NOWAIT))
+			return -EINVAL;
+		struct svipc_ns_limits lim;
+		int lr = svipc__ns_limits(&lim);
+		if (lr < 0)
+			return lr;
+		copy_max = MIN(bufsz, lim.msgmax);
+	}
+	int mode = convert_mode(&msgtyp, flg);
+	int64_t deadline = deadline_of(timeout);
+	if (deadline == -2)
+		return -EINVAL;
+	struct mcall c;
+	long r = mq_open(id, &c);
+	if (r < 0)
+		return r;
+	struct mq *m = &c.m;
+	struct msg_queue *q = m->q;
+	r = mq_lock(&c);
+	if (r < 0 && r != -EIDRM)
+		goto out;
+	for (int waited = 0; r == 0; waited = 1) {
+		if (svipc__perm_check(&q->obj.perm, S_IRUGO)) {
+			r = -EACCES;
+			break;
+		}
+		if (LOAD(&q->obj.removed)) {
+			r = waited ? -EIDRM : -EINVAL;
+			break;
+		}
+		uint32_t h = svipc__mq_find(m, mode, msgtyp);
+		if (m->corrupt) {
+			r = -EIDRM;
+			break;
+		}
+		if (h) {
+			struct msg_hdr *hp = H(m, h);
+			size_t size = hp->size;
+			if (bufsz < size && !(flg & MSG_NOERROR)) {
+				r = -E2BIG;
+				if (waited) /* we were woken for it: let someone else try */
+					wake_receivers_that_can_take(&c);
+				break;
+			}
+			if (flg & MSG_COPY) {
+				if (size > copy_max) {
+					r = -EINVAL;
+				} else {
+					copy_out(m, h, msgp, size);
+					r = m->corrupt ? -EIDRM : (long)size;
+				}
+				break;
+			}
+			size_t n = MIN(bufsz, size);
+			copy_out(m, h, msgp, n);
+			if (m->corrupt) {
+				r = -EIDRM;
+				break;
+			}
+			STORE(&hp->state, M_CONSUMED); /* the commit point */
+			if (svipc__mq_unlink(m, h) < 0) {
+				r = -EIDRM;
+				break;
+			}
+			svipc__mq_free_msg_chain(m, h);
+			q->qnum--;
+			q->cbytes -= size;
+			q->lrpid = svipc__proc_pid();
+			q->rtime = svipc__real_sec();
+			wake_senders(&c);
+			if (q->noverflow) {
+				STORE(&q->overflow, q->overflow + 1);
+				c.kick_overflow = 1;
+			}
+			r = (long)n;
+			break;
+		}
+		if (flg & IPC_NOWAIT) {
+			r = -ENOMSG;
+			break;
+		}
+		r = wait_turn(&c, W_RECV, mode, msgtyp, bufsz, deadline);
+		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EIDRM)
+			goto out;
+	}
+	mq_unlock(&c);
+out:
+	mq_close(&c, id);
+	return r;
+}
+
+/* ---- control ------------------------------------------------------------------------ */
+
+static void fill_stat(struct msg_queue *q, struct msqid_ds *buf)
+{
+	memset(buf, 0, sizeof *buf);
+	svipc__perm_to_user(&q->obj.perm, &buf->msg_perm);
+	buf->msg_stime = q->stime;
+	buf->msg_rtime = q->rtime;
+	buf->msg_ctime = q->obj.ctime;
+	buf->__msg_cbytes = q->cbytes;
+	buf->msg_qnum = q->qnum;
+	buf->msg_qbytes = q->qbytes;
+	buf->msg_lspid = q->lspid;
+	buf->msg_lrpid = q->lrpid;
+}
+
+static long msg_info(int cmd, struct msginfo *mi)
+{
+	struct svipc_ns_limits lim;
+	int maxidx, in_use;
+	int r = svipc__ns_limits(&lim);
+	if (r == 0)
+		r = svipc__ns_usage(SVIPC_MSG, &maxidx, &in_use);
+	if (r < 0)
+		return r;
+	memset(mi, 0, sizeof *mi);
+	mi->msgmni = (int)lim.msgmni;
+	mi->msgmax = (int)lim.msgmax;
+	mi->msgmnb = (int)lim.msgmnb;
+	mi->msgssz = 16;
+	mi->msgseg = 0xffff;
+	mi->msgpool = (int)MIN(lim.msgmni * lim.msgmnb / 1024, (uint64_t)INT_MAX);
+	mi->msgmap = (int)lim.msgmnb;
+	mi->msgtql = (int)lim.msgmnb;
+	if (cmd == MSG_INFO) {
+		uint64_t msgs = 0, bytes = 0;
+		for (int i = 0; i <= maxidx; i++) {
+			int id = svipc__ns_index_to_id(SVIPC_MSG, i);
+			struct svipc_ref ref;
+			if (id < 0 || svipc__get(&svipc__msg_ops, id, &ref) < 0)
+				continue;
+			struct msg_queue *q = (struct msg_queue *)ref.obj;
+			msgs += LOAD_RELAXED(&q->qnum);
+			bytes += LOAD_RELAXED(&q->cbytes);
+			svipc__obj_put(&ref);
+		}
+		mi->msgpool = in_use;
+		mi->msgmap = (int)MIN(msgs, (uint64_t)INT_MAX);
+		mi->msgtql = (int)MIN(bytes, (uint64_t)INT_MAX);
+	}
+	return maxidx < 0 ? 0 : maxidx;
+}
+
+static uint64_t lim_msgmnb(void)
+{
+	struct svipc_ns_limits lim;
+	return svipc__ns_limits(&lim) < 0 ? 0 : lim.msgmnb;
+}
+
+static long do_msgctl(int id, int cmd, struct msqid_ds *buf)
+{
+	if (id < 0 || cmd < 0)
+		return -EINVAL;
+	cmd &= ~IPC_64;
+	if (cmd == IPC_INFO || cmd == MSG_INFO)
+		return msg_info(cmd, (struct msginfo *)buf);
+
+	int stat_by_index = cmd == MSG_STAT || cmd == MSG_STAT_ANY;
+	if (stat_by_index) {
+		id = svipc__ns_index_to_id(SVIPC_MSG, id);
+		if (id < 0)
+			return id;
+	} else if (cmd != IPC_STAT && cmd != IPC_SET && cmd != IPC_RMID) {
+		return -EINVAL;
+	}
+	struct msqid_ds in;
+	if (cmd == IPC_SET)
+		memcpy(&in, buf, sizeof in); /* the kernel copies in before the lookup */
+	struct mcall c;
+	long r = mq_open(id, &c);
+	if (r < 0)
+		return r;
+	struct mq *m = &c.m;
+	struct msg_queue *q = m->q;
+	r = mq_lock(&c);
+	if (r < 0) {
+		if (r == -EIDRM)
+			mq_unlock(&c);
+		goto out;
+	}
+	if (LOAD(&q->obj.removed)) {
+		r = -EINVAL;
+		goto unlock;
+	}
+	switch (cmd) {
+	case MSG_STAT:
+	case IPC_STAT:
+	case MSG_STAT_ANY:
+		if (cmd != MSG_STAT_ANY && svipc__perm_check(&q->obj.perm, S_IRUGO)) {
+			r = -EACCES;
+			break;
+		}
+		fill_stat(q, buf);
+		r = stat_by_index ? id : 0;
+		break;
+	case IPC_SET:
+		if (!svipc__perm_is_owner(&q->obj.perm)) {
+			r = -EPERM;
+			break;
+		}
+		if (in.msg_qbytes > lim_msgmnb() && !svipc__is_root()) {
+			r = -EPERM;
+			break;
+		}
+		if (in.msg_perm.uid == (uid_t)-1 || in.msg_perm.gid == (gid_t)-1) {
+			r = -EINVAL;
+			break;
+		}
+		if (in.msg_qbytes > (uint64_t)m->nhdr) {
+			/* The file's storage was sized at creation (see the README). */
+			r = -ENOSPC;
+			break;
+		}
+		q->qbytes = in.msg_qbytes;
+		q->obj.perm.uid = in.msg_perm.uid;
+		q->obj.perm.gid = in.msg_perm.gid;
+		q->obj.perm.mode = (q->obj.perm.mode & ~0777u) | (in.msg_perm.mode & 0777u);
+		q->obj.ctime = svipc__real_sec();
+		/* Like the kernel: senders may fit now, receivers re-check permissions. */
+		wake_all(&c);
+		r = 0;
+		break;
+	case IPC_RMID:
+		if (!svipc__perm_is_owner(&q->obj.perm)) {
+			r = -EPERM;
+			break;
+		}
+		mq_unlock(&c);
+		r = svipc__ipc_remove(&svipc__msg_ops, id);
+		goto out;
+	}
+unlock:
+	mq_unlock(&c);
+out:
+	mq_close(&c, id);
+	return r;
+}
+
+/* ---- public API ------------------------------------------------------------------------ */
+
+SVIPC_EXPORT int svipc_msgget(key_t key, int msgflg)
+{
+	return (int)svipc__ret(svipc__ipcget(&svipc__msg_ops, key, msgflg, NULL));
+}
+
+SVIPC_EXPORT int svipc_msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)
+{
+	return (int)svipc__ret(do_msgsnd(msqid, msgp, msgsz, msgflg, NULL));
+}
+
+SVIPC_EXPORT int svipc_msgsnd_timed(int msqid, const void *msgp, size_t msgsz, int msgflg,
+				    const struct timespec *timeout)
+{
+	return (int)svipc__ret(do_msgsnd(msqid, msgp, msgsz, msgflg, timeout));
+}
+
+SVIPC_EXPORT ssize_t svipc_msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgflg)
+{
+	return svipc__ret(do_msgrcv(msqid, msgp, msgsz, msgtyp, msgflg, NULL));
+}
+
+SVIPC_EXPORT ssize_t svipc_msgrcv_timed(int msqid, void *msgp, size_t msgsz, long msgtyp,
+					int msgflg, const struct timespec *timeout)
+{
+	return svipc__ret(do_msgrcv(msqid, msgp, msgsz, msgtyp, msgflg, timeout));
+}
+
+SVIPC_EXPORT int svipc_msgctl(int msqid, int cmd, struct msqid_ds *buf)
+{
+	return (int)svipc__ret(do_msgctl(msqid, cmd, buf));
+}

@@ -1,0 +1,132 @@
+/* msg.h - the layout of a message queue file, shared by msg.c and msg_index.c. */
+#ifndef SVIPC_MSG_H
+#define SVIPC_MSG_H
+
+#include <stdint.h>
+#include "region.h"
+
+#define MSG_MAGIC 0x51475653u /* "SVGQ" */
+#define MSG_INLINE 24         /* payload bytes in the message header itself */
+#define MSG_SEG_DATA 60       /* payload bytes per continuation segment */
+#define MSG_NWAITERS 128      /* waiter slots; more waiters poll the overflow word */
+
+/*
+ * The file: struct msg_queue, then arrays at the offsets the header gives:
+ * headers[nhdr], segments[nseg], type nodes[ntnode], buckets[nbucket],
+ * the two heaps (ntnode entries each) and waiters[MSG_NWAITERS]. Array
+ * indexes stored in shared memory are 1-based, 0 meaning "none".
+ * Every array is allocated by a bump pointer and then a free list, so the
+ * memory a queue touches grows with its contents.
+ */
+
+/* Message states: the commit points of send and receive. */
+enum { M_FREE = 0, M_WRITING = 1, M_COMMITTED = 2, M_CONSUMED = 3 };
+
+struct msg_hdr {
+	uint32_t state;
+	uint32_t size;
+	int64_t type;
+	uint64_t seq;
+	uint32_t gnext, gprev; /* queue order */
+	uint32_t tnext;        /* next message of the same type */
+	uint32_t seg;          /* first continuation segment */
+	uint8_t data[MSG_INLINE];
+};
+
+struct msg_seg {
+	uint32_t next;
+	uint8_t data[MSG_SEG_DATA];
+};
+
+/* One per type present in the queue. */
+struct msg_tnode {
+	int64_t type;
+	uint32_t head, tail; /* oldest and newest message of this type */
+	uint32_t hnext;      /* hash chain */
+	uint32_t pos_seq;    /* position in the heap ordered by head seq (1-based) */
+	uint32_t pos_type;   /* position in the heap ordered by type (1-based) */
+	uint32_t pad;
+};
+
+enum { W_FREE = 0, W_RECV = 1, W_SEND = 2 };
+
+struct msg_waiter {
+	uint32_t word;  /* wait.h states */
+	uint32_t token; /* waiting process */
+	uint32_t next, prev;
+	int32_t kind;
+	int32_t mode;   /* receivers: search mode */
+	int64_t msgtyp; /* receivers: selector */
+	uint64_t size;  /* senders: message size */
+	int32_t pid;
+	uint32_t arrival; /* order of registration, for rebuilding the lists */
+};
+
+struct msg_queue {
+	struct svipc_obj obj;
+	int64_t stime, rtime;
+	uint64_t cbytes, qnum, qbytes;
+	int32_t lspid, lrpid;
+	uint64_t next_seq;
+
+	/* Geometry, fixed at creation. */
+	uint32_t nhdr, nseg, ntnode, nbucket;
+	uint64_t off_hdr, off_seg, off_tnode, off_bucket, off_hseq, off_htype, off_waiter;
+
+	/* Allocation: bump pointers and free lists (rebuilt by recovery). */
+	uint32_t bump_hdr, bump_seg, bump_tnode;
+	uint32_t free_hdr, free_seg, free_tnode;
+	uint32_t arrival; /* next waiter arrival number */
+
+	/* Indexes (derived: rebuilt by recovery). */
+	uint32_t ghead, gtail;
+	uint32_t ntypes;
+
+	/* Waiters, in arrival order. */
+	uint32_t rhead, rtail, shead, stail;
+	uint32_t overflow;   /* futex word for waiters without a slot */
+	uint32_t noverflow;  /* how many of those there are */
+	uint32_t pad[2];
+};
+
+_Static_assert(sizeof(struct msg_hdr) == 64, "msg_hdr is an ABI");
+_Static_assert(sizeof(struct msg_seg) == 64, "msg_seg is an ABI");
+_Static_assert(sizeof(struct msg_tnode) == 32, "msg_tnode is an ABI");
+_Static_assert(sizeof(struct msg_waiter) == 48, "msg_waiter is an ABI");
+
+/* Search modes, as the kernel's convert_mode() names them. */
+enum { SEARCH_ANY = 1, SEARCH_EQUAL, SEARCH_NOTEQUAL, SEARCH_LESSEQUAL, SEARCH_NUMBER };
+
+/*
+ * A validated view of one queue for one call: the geometry is read once and
+ * checked against the size of the mapping, so no index below the n* values
+ * can reach outside it, whatever another process writes meanwhile.
+ */
+struct mq {
+	struct msg_queue *q;
+	struct msg_hdr *hdr;
+	struct msg_seg *seg;
+	struct msg_tnode *tn;
+	uint32_t *bucket;
+	uint32_t *hseq, *htype;
+	struct msg_waiter *w;
+	uint32_t nhdr, nseg, ntnode, nbucket;
+	int corrupt;
+};
+
+/* msg_index.c: called with the queue lock held. */
+int svipc__mq_view(struct mq *m, struct msg_queue *q, size_t size);
+size_t svipc__mq_layout(uint64_t capacity, uint32_t *nhdr, uint32_t *nseg, uint32_t *ntnode,
+			uint32_t *nbucket, uint64_t off[7]);
+uint32_t svipc__mq_alloc_msg(struct mq *m, uint32_t size);
+void svipc__mq_free_msg_chain(struct mq *m, uint32_t h);
+int svipc__mq_link(struct mq *m, uint32_t h);
+int svipc__mq_unlink(struct mq *m, uint32_t h);
+uint32_t svipc__mq_find(struct mq *m, int mode, int64_t typ);
+void svipc__mq_rebuild(struct mq *m);
+int svipc__mq_match(int mode, int64_t typ, int64_t msgtype);
+
+#define MQ_CORRUPT(m) ((m)->corrupt = 1)
+#define MQ_OK(m, i, n) ((i) >= 1 && (i) <= (n))
+
+#endif

@@ -1,0 +1,575 @@
+/* msg_index.c - a queue's storage and indexes: free lists, type lists, heaps. */
+#include "msg.h"
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Selection without scanning the queue:
+ *  - msgtyp == 0: the head of the queue-order list;
+ *  - msgtyp > 0: the head of that type's FIFO, found through a hash of types;
+ *  - MSG_EXCEPT: a min-heap of types ordered by the seq of their oldest
+ *    message; the answer is the root, or the smaller child of the root when
+ *    the root has the excluded type;
+ *  - msgtyp < 0: a min-heap of types ordered by type; the lowest type is the
+ *    root, and it qualifies iff it is <= |msgtyp|.
+ * All of it is derived from the committed message headers, so recovery can
+ * rebuild it from scratch (svipc__mq_rebuild).
+ */
+
+static uint32_t pow2_at_least(uint64_t v)
+{
+	uint32_t p = 16;
+	while (p < v && p < (1u << 16))
+		p <<= 1;
+	return p;
+}
+
+static uint64_t align64(uint64_t v)
+{
+	return (v + 63) & ~(uint64_t)63;
+}
+
+size_t svipc__mq_layout(uint64_t cap, uint32_t *nhdr, uint32_t *nseg, uint32_t *ntnode,
+			uint32_t *nbucket, uint64_t off[7])
+{
+	*nhdr = (uint32_t)MAX(cap, 1);
+	*nseg = (uint32_t)(cap / 25 + 1);
+	*ntnode = *nhdr;
+	*nbucket = pow2_at_least(cap / 8);
+	uint64_t o = align64(sizeof(struct msg_queue));
+	off[0] = o; o = align64(o + (uint64_t)*nhdr * sizeof(struct msg_hdr));
+	off[1] = o; o = align64(o + (uint64_t)*nseg * sizeof(struct msg_seg));
+	off[2] = o; o = align64(o + (uint64_t)*ntnode * sizeof(struct msg_tnode));
+	off[3] = o; o = align64(o + (uint64_t)*nbucket * 4);
+	off[4] = o; o = align64(o + (uint64_t)*ntnode * 4);
+	off[5] = o; o = align64(o + (uint64_t)*ntnode * 4);
+	off[6] = o; o = align64(o + (uint64_t)MSG_NWAITERS * sizeof(struct msg_waiter));
+	return (size_t)o;
+}
+
+int svipc__mq_view(struct mq *m, struct msg_queue *q, size_t size)
+{
+	uint32_t nhdr, nseg, ntnode, nbucket;
+	uint64_t off[7];
+	memset(m, 0, sizeof *m);
+	m->q = q;
+	uint32_t qh = LOAD_RELAXED(&q->nhdr);
+	if (qh == 0 || qh > (1u << 30))
+		return -EIDRM;
+	size_t need = svipc__mq_layout(qh, &nhdr, &nseg, &ntnode, &nbucket, off);
+	uint64_t qoff[7] = { q->off_hdr, q->off_seg, q->off_tnode, q->off_bucket,
+			     q->off_hseq, q->off_htype, q->off_waiter };
+	if (need > size || memcmp(off, qoff, sizeof off) != 0 || q->nseg != nseg ||
+	    q->ntnode != ntnode || q->nbucket != nbucket)
+		return -EIDRM;
+	char *b = (char *)q;
+	m->hdr = (struct msg_hdr *)(b + off[0]);
+	m->seg = (struct msg_seg *)(b + off[1]);
+	m->tn = (struct msg_tnode *)(b + off[2]);
+	m->bucket = (uint32_t *)(b + off[3]);
+	m->hseq = (uint32_t *)(b + off[4]);
+	m->htype = (uint32_t *)(b + off[5]);
+	m->w = (struct msg_waiter *)(b + off[6]);
+	m->nhdr = nhdr, m->nseg = nseg, m->ntnode = ntnode, m->nbucket = nbucket;
+	return 0;
+}
+
+#define H(m, i) (&(m)->hdr[(i) - 1])
+#define S(m, i) (&(m)->seg[(i) - 1])
+#define T(m, i) (&(m)->tn[(i) - 1])
+
+/* ---- type hash -------------------------------------------------------------- */
+
+static uint32_t type_hash(struct mq *m, int64_t t)
+{
+	uint64_t x = (uint64_t)t * 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(x >> 32) & (m->nbucket - 1);
+}
+
+static uint32_t tnode_find(struct mq *m, int64_t type)
+{
+	uint32_t i = m->bucket[type_hash(m, type)];
+	for (uint32_t n = 0; i && n <= m->ntnode; n++) {
+		if (!MQ_OK(m, i, m->ntnode))
+			break;
+		if (T(m, i)->type == type)
+			return i;
+		i = T(m, i)->hnext;
+	}
+	if (i)
+		MQ_CORRUPT(m);
+	return 0;
+}
+
+static void tnode_unhash(struct mq *m, uint32_t t)
+{
+	uint32_t *pp = &m->bucket[type_hash(m, T(m, t)->type)];
+	for (uint32_t n = 0; *pp && n <= m->ntnode; n++) {
+		if (!MQ_OK(m, *pp, m->ntnode))
+			break;
+		if (*pp == t) {
+			*pp = T(m, t)->hnext;
+			return;
+		}
+		pp = &T(m, *pp)->hnext;
+	}
+	MQ_CORRUPT(m);
+}
+
+/* ---- heaps ------------------------------------------------------------------ */
+
+enum { HEAP_SEQ = 0, HEAP_TYPE = 1 };
+
+static uint32_t *heap_arr(struct mq *m, int which)
+{
+	return which == HEAP_SEQ ? m->hseq : m->htype;
+}
+
+static uint32_t *heap_pos(struct mq *m, int which, uint32_t t)
+{
+	return which == HEAP_SEQ ? &T(m, t)->pos_seq : &T(m, t)->pos_type;
+}
+
+/* a < b in heap order; ties broken by node index so the order is total. */
+static int heap_less(struct mq *m, int which, uint32_t a, uint32_t b)
+{
+	if (which == HEAP_TYPE) {
+		int64_t x = T(m, a)->type, y = T(m, b)->type;
+		return x < y || (x == y && a < b);
+	}
+	uint32_t ha = T(m, a)->head, hb = T(m, b)->head;
+	if (!MQ_OK(m, ha, m->nhdr) || !MQ_OK(m, hb, m->nhdr)) {
+		MQ_CORRUPT(m);
+		return 0;
+	}
+	return H(m, ha)->seq < H(m, hb)->seq;
+}
+
+static void heap_set(struct mq *m, int which, uint32_t pos, uint32_t t)
+{
+	heap_arr(m, which)[pos - 1] = t;
+	*heap_pos(m, which, t) = pos;
+}
+
+static uint32_t heap_at(struct mq *m, int which, uint32_t pos)
+{
+	uint32_t t = heap_arr(m, which)[pos - 1];
+	if (!MQ_OK(m, t, m->ntnode)) {
+		MQ_CORRUPT(m);
+		return 0;
+	}
+	return t;
+}
+
+static void heap_up(struct mq *m, int which, uint32_t pos)
+{
+	uint32_t t = heap_at(m, which, pos);
+	while (t && pos > 1 && !m->corrupt) {
+		uint32_t p = heap_at(m, which, pos / 2);
+		if (!p || !heap_less(m, which, t, p))
+			break;
+		heap_set(m, which, pos, p);
+		pos /= 2;
+	}
+	if (t)
+		heap_set(m, which, pos, t);
+}
+
+static void heap_down(struct mq *m, int which, uint32_t pos)
+{
+	uint32_t n = m->q->ntypes;
+	uint32_t t = heap_at(m, which, pos);
+	while (t && !m->corrupt) {
+		uint32_t c = pos * 2;
+		if (c > n)
+			break;
+		uint32_t ct = heap_at(m, which, c);
+		if (c + 1 <= n) {
+			uint32_t rt = heap_at(m, which, c + 1);
+			if (rt && ct && heap_less(m, which, rt, ct))
+				c++, ct = rt;
+		}
+		if (!ct || !heap_less(m, which, ct, t))
+			break;
+		heap_set(m, which, pos, ct);
+		pos = c;
+	}
+	if (t)
+		heap_set(m, which, pos, t);
+}
+
+static void heap_remove(struct mq *m, int which, uint32_t t)
+{
+	uint32_t n = m->q->ntypes;
+	uint32_t pos = *heap_pos(m, which, t);
+	if (pos < 1 || pos > n || heap_arr(m, which)[pos - 1] != t) {
+		MQ_CORRUPT(m);
+		return;
+	}
+	uint32_t last = heap_at(m, which, n);
+	if (!last)
+		return;
+	if (pos != n) {
+		heap_set(m, which, pos, last);
+		/* ntypes is decremented by the caller after both heaps are done. */
+		m->q->ntypes = n - 1;
+		heap_up(m, which, pos);
+		heap_down(m, which, *heap_pos(m, which, last));
+		m->q->ntypes = n;
+	}
+}
+
+/* ---- allocation ------------------------------------------------------------- */
+
+static uint32_t alloc_hdr(struct mq *m)
+{
+	struct msg_queue *q = m->q;
+	uint32_t i = q->free_hdr;
+	if (i) {
+		if (!MQ_OK(m, i, m->nhdr) || H(m, i)->state != M_FREE) {
+			MQ_CORRUPT(m);
+			return 0;
+		}
+		q->free_hdr = H(m, i)->gnext;
+		return i;
+	}
+	if (q->bump_hdr < m->nhdr)
+		return ++q->bump_hdr;
+	return 0;
+}
+
+static void free_hdr(struct mq *m, uint32_t i)
+{
+	H(m, i)->gnext = m->q->free_hdr;
+	m->q->free_hdr = i;
+}
+
+static uint32_t alloc_seg(struct mq *m)
+{
+	struct msg_queue *q = m->q;
+	uint32_t i = q->free_seg;
+	if (i) {
+		if (!MQ_OK(m, i, m->nseg)) {
+			MQ_CORRUPT(m);
+			return 0;
+		}
+		q->free_seg = S(m, i)->next;
+		return i;
+	}
+	if (q->bump_seg < m->nseg)
+		return ++q->bump_seg;
+	return 0;
+}
+
+static uint32_t alloc_tnode(struct mq *m)
+{
+	struct msg_queue *q = m->q;
+	uint32_t i = q->free_tnode;
+	if (i) {
+		if (!MQ_OK(m, i, m->ntnode)) {
+			MQ_CORRUPT(m);
+			return 0;
+		}
+		q->free_tnode = T(m, i)->hnext;
+		return i;
+	}
+	if (q->bump_tnode < m->ntnode)
+		return ++q->bump_tnode;
+	return 0;
+}
+
+/* Allocates a header (state M_WRITING) and its segment chain; 0 if full. */
+uint32_t svipc__mq_alloc_msg(struct mq *m, uint32_t size)
+{
+	uint32_t h = alloc_hdr(m);
+	if (!h)
+		return 0;
+	struct msg_hdr *hp = H(m, h);
+	hp->state = M_WRITING;
+	hp->size = size;
+	hp->seg = 0;
+	uint32_t *link = &hp->seg;
+	for (uint32_t left = size > MSG_INLINE ? size - MSG_INLINE : 0; left;) {
+		uint32_t s = alloc_seg(m);
+		if (!s)
+			goto fail;
+		S(m, s)->next = 0;
+		*link = s;
+		link = &S(m, s)->next;
+		left -= MIN(left, MSG_SEG_DATA);
+	}
+	return h;
+fail:
+	svipc__mq_free_msg_chain(m, h);
+	return 0;
+}
+
+/* Returns a header and its segments to the free lists. */
+void svipc__mq_free_msg_chain(struct mq *m, uint32_t h)
+{
+	struct msg_hdr *hp = H(m, h);
+	uint32_t s = hp->seg;
+	for (uint32_t n = 0; s && n < m->nseg; n++) {
+		if (!MQ_OK(m, s, m->nseg)) {
+			MQ_CORRUPT(m);
+			break;
+		}
+		uint32_t next = S(m, s)->next;
+		S(m, s)->next = m->q->free_seg;
+		m->q->free_seg = s;
+		s = next;
+	}
+	hp->seg = 0;
+	STORE(&hp->state, M_FREE);
+	free_hdr(m, h);
+}
+
+/* ---- link / unlink ------------------------------------------------------------ */
+
+int svipc__mq_link(struct mq *m, uint32_t h)
+{
+	struct msg_queue *q = m->q;
+	struct msg_hdr *hp = H(m, h);
+	/* queue order */
+	hp->gnext = 0;
+	hp->gprev = q->gtail;
+	if (q->gtail) {
+		if (!MQ_OK(m, q->gtail, m->nhdr))
+			return MQ_CORRUPT(m), -EIDRM;
+		H(m, q->gtail)->gnext = h;
+	} else {
+		q->ghead = h;
+	}
+	q->gtail = h;
+	/* type FIFO */
+	hp->tnext = 0;
+	uint32_t t = tnode_find(m, hp->type);
+	if (m->corrupt)
+		return -EIDRM;
+	if (t) {
+		uint32_t tail = T(m, t)->tail;
+		if (!MQ_OK(m, tail, m->nhdr))
+			return MQ_CORRUPT(m), -EIDRM;
+		H(m, tail)->tnext = h;
+		T(m, t)->tail = h;
+		return 0;
+	}
+	t = alloc_tnode(m);
+	if (!t || q->ntypes >= m->ntnode)
+		return MQ_CORRUPT(m), -EIDRM;
+	struct msg_tnode *tp = T(m, t);
+	tp->type = hp->type;
+	tp->head = tp->tail = h;
+	uint32_t b = type_hash(m, hp->type);
+	tp->hnext = m->bucket[b];
+	m->bucket[b] = t;
+	uint32_t pos = ++q->ntypes;
+	heap_set(m, HEAP_SEQ, pos, t);
+	heap_set(m, HEAP_TYPE, pos, t);
+	heap_up(m, HEAP_SEQ, pos);
+	heap_up(m, HEAP_TYPE, pos);
+	return m->corrupt ? -EIDRM : 0;
+}
+
+/* Unlinks h, which must be the oldest message of its type. */
+int svipc__mq_unlink(struct mq *m, uint32_t h)
+{
+	struct msg_queue *q = m->q;
+	struct msg_hdr *hp = H(m, h);
+	uint32_t t = tnode_find(m, hp->type);
+	if (!t || T(m, t)->head != h)
+		return MQ_CORRUPT(m), -EIDRM;
+	if (hp->gprev) {
+		if (!MQ_OK(m, hp->gprev, m->nhdr))
+			return MQ_CORRUPT(m), -EIDRM;
+		H(m, hp->gprev)->gnext = hp->gnext;
+	} else {
+		q->ghead = hp->gnext;
+	}
+	if (hp->gnext) {
+		if (!MQ_OK(m, hp->gnext, m->nhdr))
+			return MQ_CORRUPT(m), -EIDRM;
+		H(m, hp->gnext)->gprev = hp->gprev;
+	} else {
+		q->gtail = hp->gprev;
+	}
+	struct msg_tnode *tp = T(m, t);
+	if (hp->tnext) {
+		if (!MQ_OK(m, hp->tnext, m->nhdr))
+			return MQ_CORRUPT(m), -EIDRM;
+		tp->head = hp->tnext;
+		heap_down(m, HEAP_SEQ, tp->pos_seq);
+		return m->corrupt ? -EIDRM : 0;
+	}
+	/* The last message of its type: the type leaves both heaps. */
+	heap_remove(m, HEAP_SEQ, t);
+	heap_remove(m, HEAP_TYPE, t);
+	q->ntypes--;
+	tnode_unhash(m, t);
+	tp->hnext = q->free_tnode;
+	q->free_tnode = t;
+	return m->corrupt ? -EIDRM : 0;
+}
+
+int svipc__mq_match(int mode, int64_t typ, int64_t msgtype)
+{
+	switch (mode) {
+	case SEARCH_ANY:
+		return 1;
+	case SEARCH_EQUAL:
+		return msgtype == typ;
+	case SEARCH_NOTEQUAL:
+		return msgtype != typ;
+	case SEARCH_LESSEQUAL:
+		return msgtype <= typ;
+	}
+	return 0;
+}
+
+uint32_t svipc__mq_find(struct mq *m, int mode, int64_t typ)
+{
+	struct msg_queue *q = m->q;
+	uint32_t h = 0, t;
+	uint32_t n = q->ntypes;
+	if (n > m->ntnode)
+		return MQ_CORRUPT(m), 0;
+	switch (mode) {
+	case SEARCH_ANY:
+		h = q->ghead;
+		break;
+	case SEARCH_EQUAL:
+		t = tnode_find(m, typ);
+		h = t ? T(m, t)->head : 0;
+		break;
+	case SEARCH_NOTEQUAL:
+		if (!n)
+			return 0;
+		t = heap_at(m, HEAP_SEQ, 1);
+		if (t && T(m, t)->type == typ) {
+			uint32_t a = n >= 2 ? heap_at(m, HEAP_SEQ, 2) : 0;
+			uint32_t b = n >= 3 ? heap_at(m, HEAP_SEQ, 3) : 0;
+			t = (a && b) ? (heap_less(m, HEAP_SEQ, a, b) ? a : b) : a;
+		}
+		h = t ? T(m, t)->head : 0;
+		break;
+	case SEARCH_LESSEQUAL:
+		if (!n)
+			return 0;
+		t = heap_at(m, HEAP_TYPE, 1);
+		h = (t && T(m, t)->type <= typ) ? T(m, t)->head : 0;
+		break;
+	case SEARCH_NUMBER:
+		if (typ < 0 || (uint64_t)typ >= q->qnum)
+			return 0;
+		h = q->ghead;
+		for (int64_t i = 0; i < typ && h; i++) {
+			if (!MQ_OK(m, h, m->nhdr))
+				return MQ_CORRUPT(m), 0;
+			h = H(m, h)->gnext;
+		}
+		break;
+	}
+	if (m->corrupt)
+		return 0;
+	if (h && (!MQ_OK(m, h, m->nhdr) || H(m, h)->state != M_COMMITTED))
+		return MQ_CORRUPT(m), 0;
+	return h;
+}
+
+/* ---- recovery ----------------------------------------------------------------- */
+
+static int cmp_seq(const void *a, const void *b, void *arg)
+{
+	struct mq *m = arg;
+	uint64_t x = H(m, *(const uint32_t *)a)->seq, y = H(m, *(const uint32_t *)b)->seq;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Rebuilds every derived structure from the message headers: committed
+ * messages stay (in seq order), anything else is freed. Also validates each
+ * committed message's segment chain; a message whose chain is broken or
+ * shared is dropped rather than trusted. Counters are recomputed. Safe to
+ * run any number of times, and to be cut short by death at any point.
+ */
+void svipc__mq_rebuild(struct mq *m)
+{
+	struct msg_queue *q = m->q;
+	uint32_t bh = MIN(q->bump_hdr, m->nhdr), bs = MIN(q->bump_seg, m->nseg);
+	q->bump_hdr = bh;
+	q->bump_seg = bs;
+	uint32_t *live = malloc(sizeof(uint32_t) * (bh + 1));
+	uint8_t *used = calloc(bs + 1, 1);
+	if (!live || !used) {
+		free(live);
+		free(used);
+		MQ_CORRUPT(m);
+		return;
+	}
+	uint32_t nlive = 0;
+	uint64_t bytes = 0, maxseq = 0;
+	for (uint32_t i = 1; i <= bh; i++) {
+		struct msg_hdr *hp = H(m, i);
+		if (hp->state != M_COMMITTED)
+			continue;
+		uint32_t need = hp->size > MSG_INLINE ?
+			(hp->size - MSG_INLINE + MSG_SEG_DATA - 1) / MSG_SEG_DATA : 0;
+		uint32_t s = hp->seg, k = 0;
+		int ok = hp->type >= 1;
+		for (; ok && s && k < need; k++) {
+			if (!MQ_OK(m, s, bs) || used[s]) {
+				ok = 0;
+				break;
+			}
+			used[s] = 1;
+			s = S(m, s)->next;
+		}
+		if (!ok || k != need || (need && s) || (!need && hp->seg)) {
+			/* Undo the marks of a chain we reject. */
+			for (uint32_t s2 = hp->seg, k2 = 0; k2 < k && MQ_OK(m, s2, bs); k2++) {
+				used[s2] = 0;
+				s2 = S(m, s2)->next;
+			}
+			hp->state = M_FREE;
+			continue;
+		}
+		live[nlive++] = i;
+		bytes += hp->size;
+		if (hp->seq >= maxseq)
+			maxseq = hp->seq + 1;
+	}
+	qsort_r(live, nlive, sizeof *live, cmp_seq, m);
+
+	/* Free lists from scratch, lowest index first. */
+	q->free_hdr = 0;
+	for (uint32_t i = bh; i >= 1; i--) {
+		if (H(m, i)->state == M_COMMITTED)
+			continue;
+		H(m, i)->state = M_FREE;
+		H(m, i)->seg = 0;
+		free_hdr(m, i);
+	}
+	q->free_seg = 0;
+	for (uint32_t s = bs; s >= 1; s--) {
+		if (used[s])
+			continue;
+		S(m, s)->next = q->free_seg;
+		q->free_seg = s;
+	}
+	q->free_tnode = 0;
+	q->bump_tnode = 0;
+	q->ntypes = 0;
+	memset(m->bucket, 0, (size_t)m->nbucket * 4);
+	q->ghead = q->gtail = 0;
+	m->corrupt = 0;
+	for (uint32_t k = 0; k < nlive; k++)
+		svipc__mq_link(m, live[k]);
+	q->qnum = nlive;
+	q->cbytes = bytes;
+	if (q->next_seq < maxseq)
+		q->next_seq = maxseq;
+	free(live);
+	free(used);
+}

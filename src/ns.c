@@ -1,0 +1,584 @@
+/* ns.c - the namespace: directory, key table, ids, permissions, limits. */
+#include "ns.h"
+#include "internal.h"
+#include "lock.h"
+#include "proc.h"
+#include "svipc.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define NS_MAGIC 0x534e5653u /* "SVNS" */
+#define NS_VERSION 1u
+#define NS_MIN_CYCLE 64u
+
+enum { ENT_FREE = 0, ENT_CREATING = 1, ENT_LIVE = 2, ENT_REMOVING = 3 };
+
+struct ns_entry {
+	int32_t key;
+	uint32_t state;
+	uint32_t seq;
+	uint32_t pad;
+};
+
+struct ns_table {
+	uint32_t next_idx;
+	uint32_t in_use;
+	uint32_t hiwater; /* every live entry has index < hiwater */
+	uint32_t pad;
+	struct ns_entry e[SVIPC_IDX_MAX];
+};
+
+struct ns_file {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t lock;
+	uint32_t pad;
+	struct svipc_ns_limits lim;
+	struct ns_table t[SVIPC_NTYPES];
+};
+
+_Static_assert(sizeof(struct ns_entry) == 16, "ns_entry is an ABI");
+_Static_assert(sizeof(struct svipc_ns_limits) == 128, "limits are an ABI");
+
+extern const struct svipc_type_ops svipc__msg_ops;
+
+static const struct svipc_type_ops *const all_ops[SVIPC_NTYPES] = {
+	[SVIPC_MSG] = &svipc__msg_ops,
+};
+
+static struct {
+	pthread_mutex_t mu;
+	int dirfd;
+	struct ns_file *f;
+	char dir[PATH_MAX];
+	/* Credentials, sampled at first use and again after fork. */
+	int creds_valid;
+	uid_t euid;
+	gid_t egid;
+	int ngroups;
+	gid_t groups[64];
+} NS = { .mu = PTHREAD_MUTEX_INITIALIZER, .dirfd = -1 };
+
+static void ns_atfork_child(void)
+{
+	NS.creds_valid = 0;
+}
+
+static void read_limit(const char *path, uint64_t *v, uint64_t dflt)
+{
+	if (svipc__read_proc_u64(path, v) < 0)
+		*v = dflt;
+}
+
+static void kernel_limits(struct svipc_ns_limits *l)
+{
+	memset(l, 0, sizeof *l);
+	read_limit("/proc/sys/kernel/msgmax", &l->msgmax, 8192);
+	read_limit("/proc/sys/kernel/msgmnb", &l->msgmnb, 16384);
+	read_limit("/proc/sys/kernel/msgmni", &l->msgmni, 32000);
+	read_limit("/proc/sys/kernel/shmmax", &l->shmmax, 0x7fffffffffffffffull);
+	read_limit("/proc/sys/kernel/shmall", &l->shmall, 0x7fffffffffffffffull);
+	read_limit("/proc/sys/kernel/shmmni", &l->shmmni, 4096);
+	unsigned long long s[4] = { 32000, 1024000000, 500, 32000 };
+	FILE *f = fopen("/proc/sys/kernel/sem", "re");
+	if (f) {
+		if (fscanf(f, "%llu %llu %llu %llu", &s[0], &s[1], &s[2], &s[3]) != 4) {
+			s[0] = 32000, s[1] = 1024000000, s[2] = 500, s[3] = 32000;
+		}
+		fclose(f);
+	}
+	l->semmsl = s[0], l->semmns = s[1], l->semopm = s[2], l->semmni = s[3];
+	l->msgmni = MIN(l->msgmni, SVIPC_IDX_MAX);
+	l->shmmni = MIN(l->shmmni, SVIPC_IDX_MAX);
+	l->semmni = MIN(l->semmni, SVIPC_IDX_MAX);
+}
+
+static int ns_init_file(void *base, size_t size, void *arg)
+{
+	struct ns_file *f = base;
+	kernel_limits(&f->lim);
+	f->version = NS_VERSION;
+	STORE(&f->magic, NS_MAGIC);
+	return 0;
+}
+
+/* Called with NS.mu held. */
+static int ns_open(void)
+{
+	const char *dir = getenv("SVIPC_DIR");
+	if (!dir || !*dir)
+		dir = SVIPC_DEFAULT_DIR;
+	if (strlen(dir) >= sizeof NS.dir)
+		return -ENAMETOOLONG;
+	if (mkdir(dir, 01777) == 0)
+		chmod(dir, 01777); /* shared by every user, like /dev/shm; mkdir obeys umask */
+	else if (errno != EEXIST)
+		return -errno;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(dfd, &st) < 0 || ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))) {
+		/* A world-writable directory without the sticky bit lets anyone
+		 * replace anyone's objects: refuse it. */
+		close(dfd);
+		return -EACCES;
+	}
+	int fd = -1;
+	for (int tries = 0; tries < 3 && fd < 0; tries++) {
+		fd = openat(dfd, "ns", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT) {
+			int r = svipc__file_create(dfd, "ns", sizeof(struct ns_file), 0666,
+						   ns_init_file, NULL);
+			if (r < 0 && r != -EEXIST) {
+				close(dfd);
+				return r;
+			}
+		} else if (fd < 0) {
+			int e = -errno;
+			close(dfd);
+			return e;
+		}
+	}
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (size_t)st.st_size != sizeof(struct ns_file)) {
+		if (fd >= 0)
+			close(fd);
+		close(dfd);
+		return -EINVAL;
+	}
+	struct ns_file *f = mmap(NULL, sizeof *f, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (f == MAP_FAILED) {
+		close(dfd);
+		return -errno;
+	}
+	if (LOAD(&f->magic) != NS_MAGIC || f->version != NS_VERSION) {
+		munmap(f, sizeof *f);
+		close(dfd);
+		return -EINVAL;
+	}
+	int r = svipc__proc_init(dfd);
+	if (r < 0) {
+		munmap(f, sizeof *f);
+		close(dfd);
+		return r;
+	}
+	strcpy(NS.dir, dir);
+	NS.dirfd = dfd;
+	pthread_atfork(NULL, NULL, ns_atfork_child);
+	STORE(&NS.f, f);
+	return 0;
+}
+
+static struct ns_file *ns_file(int *err)
+{
+	struct ns_file *f = LOAD(&NS.f);
+	if (f)
+		return f;
+	pthread_mutex_lock(&NS.mu);
+	int r = NS.f ? 0 : ns_open();
+	pthread_mutex_unlock(&NS.mu);
+	*err = r;
+	return r < 0 ? NULL : NS.f;
+}
+
+int svipc__ns_dirfd(void)
+{
+	int err;
+	return ns_file(&err) ? NS.dirfd : err;
+}
+
+SVIPC_EXPORT const char *svipc_dir(void)
+{
+	int err;
+	if (ns_file(&err))
+		return NS.dir;
+	const char *d = getenv("SVIPC_DIR");
+	return d && *d ? d : SVIPC_DEFAULT_DIR;
+}
+
+/* ---- credentials and permissions ---------------------------------------- */
+
+static void creds_load(void)
+{
+	if (LOAD(&NS.creds_valid))
+		return;
+	NS.euid = geteuid();
+	NS.egid = getegid();
+	int n = getgroups(ARRAY_SIZE(NS.groups), NS.groups);
+	NS.ngroups = n < 0 ? 0 : n;
+	STORE(&NS.creds_valid, 1);
+}
+
+static int in_group(gid_t g)
+{
+	if (g == NS.egid)
+		return 1;
+	for (int i = 0; i < NS.ngroups; i++)
+		if (NS.groups[i] == g)
+			return 1;
+	return 0;
+}
+
+int svipc__perm_check(const struct svipc_perm *p, int flg)
+{
+	creds_load();
+	uint32_t requested = (uint32_t)((flg >> 6) | (flg >> 3) | flg) & 7;
+	uint32_t granted = LOAD_RELAXED(&p->mode);
+	if (NS.euid == LOAD_RELAXED(&p->cuid) || NS.euid == LOAD_RELAXED(&p->uid))
+		granted >>= 6;
+	else if (in_group(LOAD_RELAXED(&p->gid)) || in_group(LOAD_RELAXED(&p->cgid)))
+		granted >>= 3;
+	if ((requested & ~granted & 7) && NS.euid != 0)
+		return -EACCES;
+	return 0;
+}
+
+int svipc__perm_is_owner(const struct svipc_perm *p)
+{
+	creds_load();
+	return NS.euid == 0 || NS.euid == LOAD_RELAXED(&p->uid) || NS.euid == LOAD_RELAXED(&p->cuid);
+}
+
+int svipc__is_root(void);
+
+void svipc__perm_to_user(const struct svipc_perm *p, struct ipc_perm *out)
+{
+	memset(out, 0, sizeof *out);
+	out->__key = p->key;
+	out->uid = p->uid;
+	out->gid = p->gid;
+	out->cuid = p->cuid;
+	out->cgid = p->cgid;
+	out->mode = (unsigned short)p->mode;
+	out->__seq = (unsigned short)p->seq;
+}
+
+/* ---- the key table -------------------------------------------------------- */
+
+static void ns_recover(struct ns_file *f);
+
+/* Locks the namespace, recovering it if the previous holder died. */
+static int ns_lock(struct ns_file *f)
+{
+	int r = svipc__lock(&f->lock);
+	if (r < 0)
+		return r;
+	if (r == 1)
+		ns_recover(f);
+	return 0;
+}
+
+static void ns_unlock(struct ns_file *f)
+{
+	svipc__unlock(&f->lock);
+}
+
+static void entry_unlink(enum svipc_type type, int id)
+{
+	char name[32];
+	svipc__obj_name(name, sizeof name, type, id);
+	unlinkat(NS.dirfd, name, 0);
+}
+
+/*
+ * Completes or discards what a dead holder of the namespace lock left half
+ * done: a creation is discarded, a removal is completed. Idempotent, so a
+ * recovery cut short by another death is simply run again.
+ */
+static void ns_recover(struct ns_file *f)
+{
+	for (int t = 0; t < SVIPC_NTYPES; t++) {
+		struct ns_table *tb = &f->t[t];
+		uint32_t in_use = 0, hi = 0;
+		for (uint32_t i = 0; i < SVIPC_IDX_MAX; i++) {
+			struct ns_entry *e = &tb->e[i];
+			uint32_t seq = e->seq & SVIPC_SEQ_MAX;
+			int id = SVIPC_MKID(seq, i);
+			switch (e->state) {
+			case ENT_FREE:
+				continue;
+			case ENT_LIVE:
+				in_use++;
+				hi = i + 1;
+				continue;
+			case ENT_REMOVING:
+				if (all_ops[t]) {
+					struct svipc_ref ref;
+					if (svipc__obj_get(NS.dirfd, t, all_ops[t]->magic, id, &ref) == 0) {
+						all_ops[t]->remove(ref.obj, ref.size);
+						svipc__obj_put(&ref);
+					}
+				}
+				/* fall through */
+			default:
+				entry_unlink(t, id);
+				e->key = IPC_PRIVATE;
+				STORE(&e->state, ENT_FREE);
+			}
+		}
+		tb->in_use = in_use;
+		tb->hiwater = hi;
+		if (tb->next_idx >= SVIPC_IDX_MAX)
+			tb->next_idx = 0;
+	}
+}
+
+static int find_key(struct ns_table *tb, key_t key)
+{
+	uint32_t hi = MIN(tb->hiwater, SVIPC_IDX_MAX);
+	for (uint32_t i = 0; i < hi; i++)
+		if (tb->e[i].state == ENT_LIVE && tb->e[i].key == key)
+			return (int)i;
+	return -1;
+}
+
+struct newobj_arg {
+	const struct svipc_type_ops *ops;
+	const struct svipc_ns_limits *lim;
+	const void *params;
+	int id;
+	key_t key;
+	int flg;
+};
+
+static int newobj_init(void *base, size_t size, void *arg)
+{
+	struct newobj_arg *a = arg;
+	struct svipc_obj *o = base;
+	creds_load();
+	o->version = 1;
+	o->size = size;
+	o->id = a->id;
+	o->perm.key = a->key;
+	o->perm.uid = o->perm.cuid = NS.euid;
+	o->perm.gid = o->perm.cgid = NS.egid;
+	o->perm.mode = (uint32_t)a->flg & 0777;
+	o->perm.seq = SVIPC_ID_SEQ(a->id);
+	o->ctime = svipc__real_sec();
+	int r = a->ops->init(base, size, a->lim, a->params);
+	if (r == 0)
+		STORE(&o->magic, a->ops->magic);
+	return r;
+}
+
+/* Called with the namespace lock held. */
+static int newobj(struct ns_file *f, const struct svipc_type_ops *ops, key_t key, int flg,
+		  const void *params)
+{
+	struct ns_table *tb = &f->t[ops->type];
+	struct svipc_ns_limits lim = f->lim;
+	if (tb->in_use >= MIN(ops->max_objects(&lim), SVIPC_IDX_MAX))
+		return -ENOSPC;
+	uint32_t cycle = MIN(MAX(tb->in_use * 3 / 2, NS_MIN_CYCLE), SVIPC_IDX_MAX);
+	uint32_t idx = tb->next_idx < cycle ? tb->next_idx : 0;
+	uint32_t n;
+	for (n = 0; n < SVIPC_IDX_MAX; n++, idx = (idx + 1) % SVIPC_IDX_MAX)
+		if (tb->e[idx].state == ENT_FREE)
+			break;
+	if (n == SVIPC_IDX_MAX)
+		return -ENOSPC;
+	struct ns_entry *e = &tb->e[idx];
+	uint32_t seq = (e->seq + 1) & SVIPC_SEQ_MAX;
+	int id = SVIPC_MKID(seq, idx);
+	e->seq = seq;
+	e->key = key;
+	STORE(&e->state, ENT_CREATING);
+	if (idx + 1 > tb->hiwater)
+		tb->hiwater = idx + 1;
+
+	struct newobj_arg a = { ops, &lim, params, id, key, flg };
+	char name[32];
+	svipc__obj_name(name, sizeof name, ops->type, id);
+	size_t size = ops->size(&lim, params);
+	int r = svipc__file_create(NS.dirfd, name, size, 0666, newobj_init, &a);
+	if (r == -EEXIST) {
+		/* A stale file from a crashed creator of an earlier life. */
+		unlinkat(NS.dirfd, name, 0);
+		r = svipc__file_create(NS.dirfd, name, size, 0666, newobj_init, &a);
+	}
+	if (r < 0) {
+		e->key = IPC_PRIVATE;
+		STORE(&e->state, ENT_FREE);
+		return r == -EFBIG ? -ENOMEM : r;
+	}
+	STORE(&e->state, ENT_LIVE);
+	tb->in_use++;
+	tb->next_idx = (idx + 1) % SVIPC_IDX_MAX;
+	return id;
+}
+
+int svipc__get(const struct svipc_type_ops *ops, int id, struct svipc_ref *ref)
+{
+	int err;
+	if (!ns_file(&err))
+		return err;
+	return svipc__obj_get(NS.dirfd, ops->type, ops->magic, id, ref);
+}
+
+int svipc__ipcget(const struct svipc_type_ops *ops, key_t key, int flg, const void *params)
+{
+	int r;
+	struct ns_file *f = ns_file(&r);
+	if (!f)
+		return r;
+	r = ns_lock(f);
+	if (r < 0)
+		return r;
+	if (key == IPC_PRIVATE) {
+		r = newobj(f, ops, key, flg, params);
+		goto out;
+	}
+	int idx = find_key(&f->t[ops->type], key);
+	if (idx < 0) {
+		r = (flg & IPC_CREAT) ? newobj(f, ops, key, flg, params) : -ENOENT;
+		goto out;
+	}
+	if ((flg & IPC_CREAT) && (flg & IPC_EXCL)) {
+		r = -EEXIST;
+		goto out;
+	}
+	int id = SVIPC_MKID(f->t[ops->type].e[idx].seq & SVIPC_SEQ_MAX, (uint32_t)idx);
+	struct svipc_ref ref;
+	r = svipc__obj_get(NS.dirfd, ops->type, ops->magic, id, &ref);
+	if (r < 0) {
+		r = r == -EINVAL ? -EIDRM : r;
+		goto out;
+	}
+	r = ops->more_checks ? ops->more_checks(ref.obj, ref.size, params) : 0;
+	if (r == 0)
+		r = svipc__perm_check(&ref.obj->perm, flg) ? -EACCES : id;
+	svipc__obj_put(&ref);
+out:
+	ns_unlock(f);
+	return r;
+}
+
+int svipc__ipc_remove(const struct svipc_type_ops *ops, int id)
+{
+	int r;
+	struct ns_file *f = ns_file(&r);
+	if (!f)
+		return r;
+	r = ns_lock(f);
+	if (r < 0)
+		return r;
+	struct ns_table *tb = &f->t[ops->type];
+	struct ns_entry *e = &tb->e[SVIPC_ID_IDX(id)];
+	if (id < 0 || e->state != ENT_LIVE || (e->seq & SVIPC_SEQ_MAX) != SVIPC_ID_SEQ(id)) {
+		r = -EINVAL;
+		goto out;
+	}
+	/* From here a dead holder's removal is completed by ns_recover(). */
+	STORE(&e->state, ENT_REMOVING);
+	struct svipc_ref ref;
+	if (svipc__obj_get(NS.dirfd, ops->type, ops->magic, id, &ref) == 0) {
+		ops->remove(ref.obj, ref.size);
+		svipc__obj_put(&ref);
+	}
+	entry_unlink(ops->type, id);
+	e->key = IPC_PRIVATE;
+	STORE(&e->state, ENT_FREE);
+	tb->in_use--;
+	r = 0;
+out:
+	ns_unlock(f);
+	if (r == 0)
+		svipc__obj_forget(ops->type, id);
+	return r;
+}
+
+int svipc__ns_index_to_id(enum svipc_type type, int idx)
+{
+	int r;
+	struct ns_file *f = ns_file(&r);
+	if (!f)
+		return r;
+	if (idx < 0 || idx >= (int)SVIPC_IDX_MAX)
+		return -EINVAL;
+	struct ns_entry *e = &f->t[type].e[idx];
+	if (LOAD(&e->state) != ENT_LIVE)
+		return -EINVAL;
+	return SVIPC_MKID(LOAD(&e->seq) & SVIPC_SEQ_MAX, (uint32_t)idx);
+}
+
+int svipc__ns_usage(enum svipc_type type, int *maxidx, int *in_use)
+{
+	int r;
+	struct ns_file *f = ns_file(&r);
+	if (!f)
+		return r;
+	struct ns_table *tb = &f->t[type];
+	int hi = -1, n = 0;
+	uint32_t lim = MIN(LOAD(&tb->hiwater), SVIPC_IDX_MAX);
+	for (uint32_t i = 0; i < lim; i++)
+		if (LOAD(&tb->e[i].state) == ENT_LIVE) {
+			hi = (int)i;
+			n++;
+		}
+	*maxidx = hi;
+	*in_use = n;
+	return 0;
+}
+
+int svipc__ns_limits(struct svipc_ns_limits *out)
+{
+	int r;
+	struct ns_file *f = ns_file(&r);
+	if (!f)
+		return r;
+	memcpy(out, &f->lim, sizeof *out);
+	return 0;
+}
+
+/* ---- public limit calls ---------------------------------------------------- */
+
+_Static_assert(sizeof(struct svipc_limits) == sizeof(struct svipc_ns_limits),
+	       "public and stored limits have the same layout");
+
+SVIPC_EXPORT int svipc_limits_get(struct svipc_limits *limits)
+{
+	struct svipc_ns_limits l;
+	int r = svipc__ns_limits(&l);
+	if (r < 0)
+		return (int)svipc__ret(r);
+	memcpy(limits, &l, sizeof l);
+	memset(limits->reserved, 0, sizeof limits->reserved);
+	return 0;
+}
+
+SVIPC_EXPORT int svipc_limits_set(const struct svipc_limits *limits)
+{
+	int r;
+	struct ns_file *f = ns_file(&r);
+	if (!f)
+		return (int)svipc__ret(r);
+	struct stat st;
+	if (fstat(NS.dirfd, &st) < 0)
+		return (int)svipc__ret(-errno);
+	if (geteuid() != 0 && geteuid() != st.st_uid)
+		return (int)svipc__ret(-EPERM);
+	if (limits->msgmni > SVIPC_IDX_MAX || limits->shmmni > SVIPC_IDX_MAX ||
+	    limits->semmni > SVIPC_IDX_MAX || limits->msgmax > INT32_MAX ||
+	    limits->msgmnb > INT32_MAX)
+		return (int)svipc__ret(-EINVAL);
+	r = ns_lock(f);
+	if (r < 0)
+		return (int)svipc__ret(r);
+	const uint64_t *src = &limits->msgmax;
+	uint64_t *dst = &f->lim.msgmax;
+	for (int i = 0; i < 10; i++)
+		if (src[i])
+			STORE_RELAXED(&dst[i], src[i]);
+	ns_unlock(f);
+	return 0;
+}

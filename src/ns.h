@@ -1,0 +1,66 @@
+/* ns.h - the namespace: directory, key table, ids, permissions, limits. */
+#ifndef SVIPC_NS_H
+#define SVIPC_NS_H
+
+#include <stdint.h>
+#include <sys/ipc.h>
+#include "region.h"
+
+struct svipc_limits;
+
+/* Limits as stored in the namespace file (same order as struct svipc_limits). */
+struct svipc_ns_limits {
+	uint64_t msgmax, msgmnb, msgmni;
+	uint64_t shmmax, shmall, shmmni;
+	uint64_t semmsl, semmns, semopm, semmni;
+	uint64_t reserved[6];
+};
+
+/* What ipcget needs to know about one IPC type (cf. the kernel's ipc_ops). */
+struct svipc_type_ops {
+	enum svipc_type type;
+	uint32_t magic;
+	/* File size of a new object. */
+	size_t (*size)(const struct svipc_ns_limits *lim, const void *params);
+	/* Fills a new object file; hdr is already filled in by the caller. */
+	int (*init)(void *base, size_t size, const struct svipc_ns_limits *lim,
+		    const void *params);
+	/* Extra checks when opening an existing object by key (e.g. size). */
+	int (*more_checks)(struct svipc_obj *o, size_t size, const void *params);
+	/* Marks the object removed and wakes its waiters; takes the object lock. */
+	void (*remove)(struct svipc_obj *o, size_t size);
+	/* The limit on the number of objects of this type. */
+	uint64_t (*max_objects)(const struct svipc_ns_limits *lim);
+};
+
+/* The namespace directory's descriptor, opening the namespace on first use. */
+int svipc__ns_dirfd(void);
+
+/* A copy of the namespace's limits. */
+int svipc__ns_limits(struct svipc_ns_limits *out);
+
+/* msgget/shmget/semget: returns an id or -errno. */
+int svipc__ipcget(const struct svipc_type_ops *ops, key_t key, int flg, const void *params);
+
+/* IPC_RMID after the caller checked permission; returns 0 or -errno. */
+int svipc__ipc_remove(const struct svipc_type_ops *ops, int id);
+
+/* The kernel's ipcperms(): 0 if the caller may access with flg's mode bits. */
+int svipc__perm_check(const struct svipc_perm *p, int flg);
+
+/* 1 if the caller owns or created the object, or is root (IPC_SET/IPC_RMID). */
+int svipc__perm_is_owner(const struct svipc_perm *p);
+
+/* id of the object at table index idx (for *_STAT), or -EINVAL. */
+int svipc__ns_index_to_id(enum svipc_type type, int idx);
+
+/* Highest index in use (-1 if none) and number in use, for *_INFO. */
+int svipc__ns_usage(enum svipc_type type, int *maxidx, int *in_use);
+
+/* Copies out a perm block to a struct ipc_perm. */
+void svipc__perm_to_user(const struct svipc_perm *p, struct ipc_perm *out);
+
+/* Maps an object by id; adds the dirfd. */
+int svipc__get(const struct svipc_type_ops *ops, int id, struct svipc_ref *ref);
+
+#endif

@@ -1,0 +1,194 @@
+/* proc.c - the register of live processes: one OFD lock byte per process. */
+#include "proc.h"
+#include "internal.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/*
+ * Each process takes a write OFD lock on byte `slot` of the file "procs" in
+ * the namespace, through a descriptor of its own opened O_CLOEXEC and never
+ * mmapped: the kernel drops the lock when the process dies or execs, and
+ * F_OFD_GETLK lets anyone ask. Beside the lock byte the file holds
+ * {generation, pid} so that a reused slot is never mistaken for its old
+ * owner. The mapping is made from a different open file description than
+ * the lock, so a forked child that inherits the mapping does not keep the
+ * parent's lock alive; the child closes the inherited lock descriptor.
+ */
+
+#define PROC_MAGIC 0x53565052u /* "SVPR" */
+#define PROC_VERSION 1u
+
+struct proc_entry {
+	uint32_t gen;
+	int32_t pid;
+	int64_t since; /* registration time, seconds since the epoch */
+};
+
+struct proc_file {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t hint; /* where the next registration starts looking */
+	uint32_t pad;
+	struct proc_entry e[SVIPC_PROC_SLOTS];
+};
+
+_Static_assert(sizeof(struct proc_entry) == 16, "proc_entry is an ABI");
+
+static struct {
+	pthread_mutex_t mu;
+	int dirfd;
+	struct proc_file *map;
+	int lock_fd;
+	uint32_t slot;
+	uint32_t token; /* 0: not registered in this process (yet, or since fork) */
+	pid_t pid;
+	int atfork_done;
+} P = { .mu = PTHREAD_MUTEX_INITIALIZER, .dirfd = -1, .lock_fd = -1 };
+
+static void proc_atfork_child(void)
+{
+	/* The inherited descriptor shares the parent's lock: let go of it. */
+	if (P.lock_fd >= 0)
+		close(P.lock_fd);
+	P.lock_fd = -1;
+	P.token = 0;
+	P.pid = 0;
+	pthread_mutex_init(&P.mu, NULL);
+}
+
+int svipc__proc_init(int dirfd)
+{
+	int r = 0;
+	pthread_mutex_lock(&P.mu);
+	if (P.map)
+		goto out;
+	int fd = openat(dirfd, "procs", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		r = fd >= 0 ? -EINVAL : -errno;
+		close(fd);
+		goto out;
+	}
+	if (st.st_uid == geteuid())
+		fchmod(fd, 0666); /* every user of the namespace registers here */
+	if ((size_t)st.st_size < sizeof(struct proc_file) &&
+	    ftruncate(fd, sizeof(struct proc_file)) < 0) {
+		r = -errno;
+		close(fd);
+		goto out;
+	}
+	void *m = mmap(NULL, sizeof(struct proc_file), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED) {
+		r = -errno;
+		goto out;
+	}
+	P.map = m;
+	uint32_t zero = 0;
+	CAS(&P.map->magic, &zero, PROC_MAGIC);
+	if (LOAD(&P.map->magic) != PROC_MAGIC) {
+		munmap(m, sizeof(struct proc_file));
+		P.map = NULL;
+		r = -EINVAL;
+		goto out;
+	}
+	STORE_RELAXED(&P.map->version, PROC_VERSION);
+	P.dirfd = dirfd;
+	if (!P.atfork_done) {
+		pthread_atfork(NULL, NULL, proc_atfork_child);
+		P.atfork_done = 1;
+	}
+out:
+	pthread_mutex_unlock(&P.mu);
+	return r;
+}
+
+/* Called with P.mu held. */
+static int proc_register(void)
+{
+	if (!P.map)
+		return -EINVAL;
+	int fd = openat(P.dirfd, "procs", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	uint32_t start = LOAD_RELAXED(&P.map->hint) % SVIPC_PROC_SLOTS;
+	for (uint32_t n = 0; n < SVIPC_PROC_SLOTS; n++) {
+		uint32_t slot = (start + n) % SVIPC_PROC_SLOTS;
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+				    .l_start = slot, .l_len = 1 };
+		if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+			if (errno == EAGAIN || errno == EACCES)
+				continue;
+			int e = -errno;
+			close(fd);
+			return e;
+		}
+		struct proc_entry *e = &P.map->e[slot];
+		/* The new generation is published before anyone can see our token. */
+		uint32_t gen = (LOAD(&e->gen) + 1) & SVIPC_TOKEN_GEN_MASK;
+		STORE(&e->gen, gen);
+		P.pid = getpid();
+		STORE(&e->pid, P.pid);
+		STORE_RELAXED(&e->since, svipc__real_sec());
+		STORE_RELAXED(&P.map->hint, slot + 1);
+		P.lock_fd = fd;
+		P.slot = slot;
+		STORE(&P.token, (gen << 16) | (slot + 1));
+		return 0;
+	}
+	close(fd);
+	return -ENOSPC;
+}
+
+uint32_t svipc__proc_token(void)
+{
+	uint32_t t = LOAD(&P.token);
+	if (t)
+		return t;
+	pthread_mutex_lock(&P.mu);
+	if (!P.token)
+		proc_register();
+	t = P.token;
+	pthread_mutex_unlock(&P.mu);
+	return t;
+}
+
+pid_t svipc__proc_pid(void)
+{
+	if (!LOAD(&P.token))
+		svipc__proc_token();
+	return P.pid ? P.pid : getpid();
+}
+
+int svipc__proc_alive(uint32_t token)
+{
+	uint32_t slot = (token & 0xffffu);
+	if (slot == 0 || slot > SVIPC_PROC_SLOTS || !P.map)
+		return 0;
+	slot--;
+	if (token == svipc__proc_token())
+		return 1; /* our own lock; GETLK cannot see it through our descriptor */
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = slot, .l_len = 1 };
+	if (P.lock_fd < 0 || fcntl(P.lock_fd, F_OFD_GETLK, &fl) < 0)
+		return 1; /* cannot tell: never declare a live process dead */
+	if (fl.l_type == F_UNLCK)
+		return 0;
+	return (LOAD(&P.map->e[slot].gen) & SVIPC_TOKEN_GEN_MASK) == ((token >> 16) & SVIPC_TOKEN_GEN_MASK);
+}
+
+pid_t svipc__proc_token_pid(uint32_t token)
+{
+	uint32_t slot = token & 0xffffu;
+	if (slot == 0 || slot > SVIPC_PROC_SLOTS || !P.map)
+		return 0;
+	return LOAD(&P.map->e[slot - 1].pid);
+}

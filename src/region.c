@@ -1,0 +1,238 @@
+/* region.c - object files: atomic creation, validated mapping, per-process cache. */
+#include "region.h"
+#include "internal.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const type_names[SVIPC_NTYPES] = { "msg", "shm", "sem" };
+
+void svipc__obj_name(char *buf, size_t len, enum svipc_type type, int id)
+{
+	snprintf(buf, len, "%s.%d", type_names[type], id);
+}
+
+static int file_fill(int fd, size_t size, mode_t mode,
+		     int (*init)(void *, size_t, void *), void *arg)
+{
+	if (fchmod(fd, mode) < 0)
+		return -errno;
+	/* posix_fallocate would commit the whole size; objects grow with use. */
+	if (ftruncate(fd, (off_t)size) < 0)
+		return -errno;
+	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	int r = init(m, size, arg);
+	munmap(m, size);
+	return r;
+}
+
+int svipc__file_create(int dirfd, const char *name, size_t size, mode_t mode,
+		       int (*init)(void *base, size_t size, void *arg), void *arg)
+{
+	int r;
+	int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		r = file_fill(fd, size, mode, init, arg);
+		if (r == 0) {
+			char path[64];
+			snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+			if (linkat(AT_FDCWD, path, dirfd, name, AT_SYMLINK_FOLLOW) < 0)
+				r = -errno;
+			else
+				r = 0;
+			if (r == -ENOENT)
+				goto fallback; /* no /proc: use a temporary name */
+		}
+		close(fd);
+		return r;
+	}
+fallback:
+	if (fd >= 0)
+		close(fd);
+	char tmp[64];
+	snprintf(tmp, sizeof tmp, ".tmp.%d.%lx", (int)getpid(), (unsigned long)svipc__mono_ns());
+	fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	r = file_fill(fd, size, mode, init, arg);
+	if (r == 0 && linkat(dirfd, tmp, dirfd, name, 0) < 0)
+		r = -errno;
+	unlinkat(dirfd, tmp, 0);
+	close(fd);
+	return r;
+}
+
+/*
+ * The per-process cache of mapped objects, one entry per (type, index).
+ * A call pins an entry by incrementing `users`, then checks `id`; a thread
+ * replacing the mapping first sets id to -1 and then checks users == 0.
+ * Both sides use sequentially consistent atomics, so either the reader sees
+ * -1 and backs off, or the replacer sees the reader and leaves the mapping
+ * alone (and uses a temporary one). A mapping is never unmapped under a
+ * thread that uses it.
+ */
+struct cache_entry {
+	uint32_t users;
+	int32_t id;
+	void *base;
+	size_t size;
+};
+
+static struct cache_entry *cache[SVIPC_NTYPES];
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static struct cache_entry *cache_table(enum svipc_type type)
+{
+	struct cache_entry *t = LOAD(&cache[type]);
+	if (t)
+		return t;
+	pthread_mutex_lock(&cache_mu);
+	t = cache[type];
+	if (!t) {
+		t = calloc(SVIPC_IDX_MAX, sizeof *t);
+		if (t) {
+			for (uint32_t i = 0; i < SVIPC_IDX_MAX; i++)
+				t[i].id = -1;
+			STORE(&cache[type], t);
+		}
+	}
+	pthread_mutex_unlock(&cache_mu);
+	return t;
+}
+
+static int obj_map(int dirfd, enum svipc_type type, uint32_t magic, int id,
+		   void **basep, size_t *sizep)
+{
+	char name[32];
+	svipc__obj_name(name, sizeof name, type, id);
+	int fd = openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -EINVAL : -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size < sizeof(struct svipc_obj) ||
+	    (uint64_t)st.st_size > (1ull << 46)) {
+		close(fd);
+		return -EIDRM;
+	}
+	size_t size = (size_t)st.st_size;
+	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return -errno;
+	struct svipc_obj *o = m;
+	if (LOAD(&o->magic) != magic || LOAD(&o->size) != size || LOAD(&o->id) != id) {
+		munmap(m, size);
+		return -EIDRM;
+	}
+	*basep = m;
+	*sizep = size;
+	return 0;
+}
+
+static int cache_try(struct cache_entry *e, int id, struct svipc_ref *ref)
+{
+	__atomic_fetch_add(&e->users, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&e->id, __ATOMIC_SEQ_CST) == id) {
+		ref->obj = e->base;
+		ref->size = e->size;
+		ref->entry = e;
+		return 1;
+	}
+	__atomic_fetch_sub(&e->users, 1, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+/*
+ * Called with cache_mu held. Unmaps entry e if no thread uses it; returns 1
+ * if the entry is now empty.
+ */
+static int cache_evict(struct cache_entry *e)
+{
+	int old = e->id;
+	__atomic_store_n(&e->id, -1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&e->users, __ATOMIC_SEQ_CST) != 0) {
+		__atomic_store_n(&e->id, old, __ATOMIC_SEQ_CST);
+		return 0;
+	}
+	if (e->base)
+		munmap(e->base, e->size);
+	e->base = NULL;
+	e->size = 0;
+	return 1;
+}
+
+int svipc__obj_get(int dirfd, enum svipc_type type, uint32_t magic, int id,
+		   struct svipc_ref *ref)
+{
+	if (id < 0)
+		return -EINVAL;
+	struct cache_entry *t = cache_table(type);
+	struct cache_entry *e = t ? &t[SVIPC_ID_IDX(id)] : NULL;
+	if (e && cache_try(e, id, ref))
+		return 0;
+	void *m = NULL;
+	size_t size = 0;
+	int r = obj_map(dirfd, type, magic, id, &m, &size);
+	if (r < 0)
+		return r;
+	if (e) {
+		pthread_mutex_lock(&cache_mu);
+		if (cache_try(e, id, ref)) {
+			/* Another thread installed it meanwhile. */
+			pthread_mutex_unlock(&cache_mu);
+			munmap(m, size);
+			return 0;
+		}
+		if (cache_evict(e)) {
+			e->base = m;
+			e->size = size;
+			__atomic_store_n(&e->users, 1, __ATOMIC_SEQ_CST);
+			__atomic_store_n(&e->id, id, __ATOMIC_SEQ_CST);
+			pthread_mutex_unlock(&cache_mu);
+			ref->obj = m;
+			ref->size = size;
+			ref->entry = e;
+			return 0;
+		}
+		pthread_mutex_unlock(&cache_mu);
+	}
+	ref->obj = m;
+	ref->size = size;
+	ref->entry = NULL;
+	return 0;
+}
+
+void svipc__obj_put(struct svipc_ref *ref)
+{
+	if (ref->entry)
+		__atomic_fetch_sub(&((struct cache_entry *)ref->entry)->users, 1, __ATOMIC_SEQ_CST);
+	else if (ref->obj)
+		munmap(ref->obj, ref->size);
+	ref->obj = NULL;
+	ref->entry = NULL;
+}
+
+void svipc__obj_forget(enum svipc_type type, int id)
+{
+	struct cache_entry *t = LOAD(&cache[type]);
+	if (!t || id < 0)
+		return;
+	struct cache_entry *e = &t[SVIPC_ID_IDX(id)];
+	pthread_mutex_lock(&cache_mu);
+	if (__atomic_load_n(&e->id, __ATOMIC_SEQ_CST) == id)
+		cache_evict(e);
+	pthread_mutex_unlock(&cache_mu);
+}

@@ -1,0 +1,80 @@
+/* region.h - object files: atomic creation, validated mapping, per-process cache. */
+#ifndef SVIPC_REGION_H
+#define SVIPC_REGION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum svipc_type { SVIPC_MSG = 0, SVIPC_SHM = 1, SVIPC_SEM = 2, SVIPC_NTYPES = 3 };
+
+/* Ids follow the kernel's layout: index in the low 15 bits, sequence above. */
+#define SVIPC_IDX_BITS 15
+#define SVIPC_IDX_MAX (1u << SVIPC_IDX_BITS)
+#define SVIPC_SEQ_MAX (INT32_MAX >> SVIPC_IDX_BITS)
+#define SVIPC_ID_IDX(id) ((uint32_t)(id) & (SVIPC_IDX_MAX - 1))
+#define SVIPC_ID_SEQ(id) ((uint32_t)(id) >> SVIPC_IDX_BITS)
+#define SVIPC_MKID(seq, idx) ((int)(((seq) << SVIPC_IDX_BITS) | (idx)))
+
+/*
+ * The permission block every object file starts with, after its magic. It
+ * mirrors struct ipc_perm with fixed-width fields.
+ */
+struct svipc_perm {
+	int32_t key;
+	uint32_t uid, gid, cuid, cgid;
+	uint32_t mode;
+	uint32_t seq;
+	uint32_t pad;
+};
+
+/*
+ * Header common to every object file. `lock` guards the whole object;
+ * `removed` is set once by IPC_RMID, under the lock.
+ */
+struct svipc_obj {
+	uint32_t magic;
+	uint32_t version;
+	uint64_t size;      /* the file's size when created; checked at map time */
+	int32_t id;
+	uint32_t lock;
+	uint32_t removed;
+	uint32_t corrupt;   /* set when validation failed: the object is unusable */
+	struct svipc_perm perm;
+	int64_t ctime;
+};
+
+_Static_assert(sizeof(struct svipc_perm) == 32, "svipc_perm is an ABI");
+_Static_assert(sizeof(struct svipc_obj) == 72, "svipc_obj is an ABI");
+
+/*
+ * Creates `name` in dirfd, `size` bytes, initialised by init(base, arg) and
+ * visible to others only once complete (O_TMPFILE + linkat, or a temporary
+ * name + link). Returns 0, -EEXIST if the name exists, or -errno.
+ */
+int svipc__file_create(int dirfd, const char *name, size_t size, mode_t mode,
+		       int (*init)(void *base, size_t size, void *arg), void *arg);
+
+/* Writes the object file name for (type, id) into buf. */
+void svipc__obj_name(char *buf, size_t len, enum svipc_type type, int id);
+
+/* A reference to a mapped object, held for the duration of one call. */
+struct svipc_ref {
+	struct svipc_obj *obj;
+	size_t size;
+	void *entry; /* cache entry, or NULL for a temporary mapping */
+};
+
+/*
+ * Maps object `id` of `type` (cached per process) and checks its header:
+ * magic, version, size and id. Returns 0, or -EINVAL when no such object
+ * exists, or -EIDRM when the file is not a valid object.
+ */
+int svipc__obj_get(int dirfd, enum svipc_type type, uint32_t magic, int id,
+		   struct svipc_ref *ref);
+void svipc__obj_put(struct svipc_ref *ref);
+
+/* Forgets the cached mapping of a removed object if no thread uses it. */
+void svipc__obj_forget(enum svipc_type type, int id);
+
+#endif

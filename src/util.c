@@ -1,0 +1,73 @@
+/* util.c - futex system calls, clocks and /proc readers. */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/*
+ * Sleeps while *word == expect, at most timeout_ns (< 0: no limit).
+ * Shared (not FUTEX_PRIVATE) because the word lives in a file mapped by
+ * several processes. Always pass a timeout on paths that must return EINTR:
+ * a timed FUTEX_WAIT is not restarted after a signal handler, even with
+ * SA_RESTART. Returns 0 when woken (or the word differed), -ETIMEDOUT, -EINTR.
+ */
+int svipc__futex_wait(uint32_t *word, uint32_t expect, int64_t timeout_ns)
+{
+	struct timespec ts, *tp = NULL;
+	if (timeout_ns >= 0) {
+		ts.tv_sec = timeout_ns / 1000000000;
+		ts.tv_nsec = timeout_ns % 1000000000;
+		tp = &ts;
+	}
+	long r = syscall(SYS_futex, word, FUTEX_WAIT, expect, tp, NULL, 0);
+	if (r == 0)
+		return 0;
+	if (errno == EAGAIN)
+		return 0;
+	return -errno;
+}
+
+int svipc__futex_wake(uint32_t *word, int n)
+{
+	long r = syscall(SYS_futex, word, FUTEX_WAKE, n, NULL, NULL, 0);
+	return r < 0 ? -errno : (int)r;
+}
+
+int64_t svipc__mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Seconds since the epoch; vDSO-backed, so no system call on the fast path. */
+int64_t svipc__real_sec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return ts.tv_sec;
+}
+
+int svipc__read_proc_u64(const char *path, uint64_t *out)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	unsigned long long v;
+	int n = fscanf(f, "%llu", &v);
+	fclose(f);
+	if (n != 1)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int svipc__is_root(void)
+{
+	return geteuid() == 0;
+}

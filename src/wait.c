@@ -1,0 +1,65 @@
+/* wait.c - spin-then-futex waiting on a waiter word (see wait.h). */
+#include "wait.h"
+#include "internal.h"
+
+#include <unistd.h>
+
+/*
+ * A short spin first: a peer on another CPU usually answers within a few
+ * microseconds, and a spinning waiter is woken by a plain store, with no
+ * system call on either side. The kernel's own msgrcv pays a cross-CPU
+ * wake-up of tens of microseconds here.
+ */
+#define WAIT_SPIN_NS 30000
+
+static int ncpus(void)
+{
+	static int n;
+	if (!n) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+		n = c > 0 ? (int)c : 1;
+	}
+	return n;
+}
+
+int svipc__wait(uint32_t *word, int64_t deadline_ns, int64_t slice_ns)
+{
+	if (LOAD(word) == SVIPC_W_WOKEN)
+		return 0;
+	int64_t now = svipc__mono_ns();
+	if (ncpus() > 1) {
+		int64_t spin_end = now + WAIT_SPIN_NS;
+		for (int i = 0;; i++) {
+			for (int k = 0; k < 64; k++) {
+				if (LOAD_RELAXED(word) == SVIPC_W_WOKEN) {
+					__atomic_thread_fence(__ATOMIC_ACQUIRE);
+					return 0;
+				}
+				cpu_relax();
+			}
+			now = svipc__mono_ns();
+			if (now >= spin_end)
+				break;
+		}
+	}
+	if (deadline_ns >= 0 && now >= deadline_ns)
+		return -ETIMEDOUT;
+	uint32_t v = SVIPC_W_ARMED;
+	if (!CAS(word, &v, SVIPC_W_SLEEPING) && v != SVIPC_W_SLEEPING)
+		return 0; /* woken meanwhile */
+	int64_t t = slice_ns;
+	if (deadline_ns >= 0 && deadline_ns - now < t)
+		t = deadline_ns - now;
+	int r = svipc__futex_wait(word, SVIPC_W_SLEEPING, t);
+	if (r == -EINTR)
+		return -EINTR;
+	if (r == -ETIMEDOUT && deadline_ns >= 0 && svipc__mono_ns() >= deadline_ns)
+		return LOAD(word) == SVIPC_W_WOKEN ? 0 : -ETIMEDOUT;
+	return 0;
+}
+
+void svipc__wake(uint32_t *word)
+{
+	if (XCHG(word, SVIPC_W_WOKEN) == SVIPC_W_SLEEPING)
+		svipc__futex_wake(word, 1);
+}
