@@ -7,10 +7,15 @@
 /*
  * A short spin first: a peer on another CPU usually answers within a few
  * microseconds, and a spinning waiter is woken by a plain store, with no
- * system call on either side. The kernel's own msgrcv pays a cross-CPU
- * wake-up of tens of microseconds here.
+ * system call on either side. The spin adapts per thread: it doubles after
+ * a wake-up that arrived while spinning and halves after one that did not,
+ * so on an overcommitted machine (the peer cannot run while we spin) it
+ * shrinks towards a plain futex sleep instead of burning the peer's time.
  */
-#define WAIT_SPIN_NS 30000
+#define SPIN_MIN_NS 2000
+#define SPIN_MAX_NS 50000
+
+static __thread int64_t spin_ns = 20000;
 
 static int ncpus(void)
 {
@@ -28,11 +33,12 @@ int svipc__wait(uint32_t *word, int64_t deadline_ns, int64_t slice_ns)
 		return 0;
 	int64_t now = svipc__mono_ns();
 	if (ncpus() > 1) {
-		int64_t spin_end = now + WAIT_SPIN_NS;
-		for (int i = 0;; i++) {
-			for (int k = 0; k < 64; k++) {
+		int64_t spin_end = now + spin_ns;
+		for (;;) {
+			for (int k = 0; k < 32; k++) {
 				if (LOAD_RELAXED(word) == SVIPC_W_WOKEN) {
 					__atomic_thread_fence(__ATOMIC_ACQUIRE);
+					spin_ns = MIN(spin_ns * 2, SPIN_MAX_NS);
 					return 0;
 				}
 				cpu_relax();
@@ -41,6 +47,7 @@ int svipc__wait(uint32_t *word, int64_t deadline_ns, int64_t slice_ns)
 			if (now >= spin_end)
 				break;
 		}
+		spin_ns = MAX(spin_ns / 2, SPIN_MIN_NS);
 	}
 	if (deadline_ns >= 0 && now >= deadline_ns)
 		return -ETIMEDOUT;
