@@ -8,6 +8,7 @@
 #include "wait.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -106,6 +107,13 @@ static int mq_lock(struct mcall *c)
 	if (r < 0)
 		return r;
 	if (r == 1) {
+		if (LOAD(&q->obj.removed) == SVIPC_OBJ_MOVED) {
+			/* Died while moving: moved only if the name has the new file. */
+			int dfd = svipc__ns_dirfd();
+			long g = dfd < 0 ? dfd : svipc__obj_name_gen(dfd, SVIPC_MSG, q->obj.id);
+			if (g >= 0 && (uint32_t)g == q->obj.gen)
+				STORE(&q->obj.removed, 0);
+		}
 		svipc__mq_rebuild(&c->m);
 		waiters_rebuild(&c->m);
 		if (c->m.corrupt)
@@ -349,6 +357,19 @@ static int wait_turn(struct mcall *c, int kind, int mode, int64_t typ, uint64_t 
 	return r;
 }
 
+/*
+ * The error for a call that finds its queue removed: EINVAL if it was gone
+ * before the call looked (a stale id), EIDRM if it went away while the call
+ * waited. -ESTALE (internal) if the queue moved to a larger file: the public
+ * wrappers then start over on the file that now has the name.
+ */
+static int removed_error(struct msg_queue *q, int waited)
+{
+	if (LOAD(&q->obj.removed) == SVIPC_OBJ_MOVED)
+		return -ESTALE;
+	return waited ? -EIDRM : -EINVAL;
+}
+
 static int mq_open(int id, struct mcall *c)
 {
 	memset(c, 0, sizeof *c);
@@ -396,7 +417,7 @@ static void copy_in(struct mq *m, uint32_t h, const char *src, size_t n)
 	}
 }
 
-static long do_msgsnd(int id, const void *msgp, size_t msgsz, int flg, const struct timespec *timeout)
+static long do_msgsnd(int id, const void *msgp, size_t msgsz, int flg, int64_t deadline)
 {
 	struct svipc_ns_limits lim;
 	int r = svipc__ns_limits(&lim);
@@ -407,9 +428,6 @@ static long do_msgsnd(int id, const void *msgp, size_t msgsz, int flg, const str
 	long mtype;
 	memcpy(&mtype, msgp, sizeof mtype);
 	if (mtype < 1)
-		return -EINVAL;
-	int64_t deadline = deadline_of(timeout);
-	if (deadline == -2)
 		return -EINVAL;
 	struct mcall c;
 	r = mq_open(id, &c);
@@ -426,7 +444,7 @@ static long do_msgsnd(int id, const void *msgp, size_t msgsz, int flg, const str
 			break;
 		}
 		if (LOAD(&q->obj.removed)) {
-			r = waited ? -EIDRM : -EINVAL;
+			r = removed_error(q, waited);
 			break;
 		}
 		if (msgsz + q->cbytes <= q->qbytes && 1 + q->qnum <= q->qbytes) {
@@ -464,7 +482,7 @@ static long do_msgsnd(int id, const void *msgp, size_t msgsz, int flg, const str
 			break;
 		}
 		r = wait_turn(&c, W_SEND, 0, 0, msgsz, deadline);
-		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EIDRM)
+		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EIDRM && r != -ESTALE)
 			goto out; /* lost the lock */
 	}
 	mq_unlock(&c);
@@ -510,8 +528,7 @@ static int convert_mode(long *msgtyp, int flg)
 	return SEARCH_EQUAL;
 }
 
-static long do_msgrcv(int id, void *msgp, size_t bufsz, long msgtyp, int flg,
-		      const struct timespec *timeout)
+static long do_msgrcv(int id, void *msgp, size_t bufsz, long msgtyp, int flg, int64_t deadline)
 {
 	if (id < 0 || (long)bufsz < 0)
 		return -EINVAL;
@@ -526,9 +543,6 @@ static long do_msgrcv(int id, void *msgp, size_t bufsz, long msgtyp, int flg,
 		copy_max = MIN(bufsz, lim.msgmax);
 	}
 	int mode = convert_mode(&msgtyp, flg);
-	int64_t deadline = deadline_of(timeout);
-	if (deadline == -2)
-		return -EINVAL;
 	struct mcall c;
 	long r = mq_open(id, &c);
 	if (r < 0)
@@ -544,7 +558,7 @@ static long do_msgrcv(int id, void *msgp, size_t bufsz, long msgtyp, int flg,
 			break;
 		}
 		if (LOAD(&q->obj.removed)) {
-			r = waited ? -EIDRM : -EINVAL;
+			r = removed_error(q, waited);
 			break;
 		}
 		uint32_t h = svipc__mq_find(m, mode, msgtyp);
@@ -599,7 +613,7 @@ static long do_msgrcv(int id, void *msgp, size_t bufsz, long msgtyp, int flg,
 			break;
 		}
 		r = wait_turn(&c, W_RECV, mode, msgtyp, bufsz, deadline);
-		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EIDRM)
+		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EIDRM && r != -ESTALE)
 			goto out;
 	}
 	mq_unlock(&c);
@@ -661,6 +675,106 @@ static long msg_info(int cmd, struct msginfo *mi)
 	return maxidx < 0 ? 0 : maxidx;
 }
 
+/* ---- growth ----------------------------------------------------------------------- */
+
+struct grow_arg {
+	struct mcall *c;
+	uint64_t cap;
+};
+
+/* Builds the larger copy of a queue: same header, same messages, same order. */
+static int grow_init(void *base, size_t size, void *arg)
+{
+	struct grow_arg *a = arg;
+	struct mq *om = &a->c->m;
+	struct msg_queue *oq = om->q, *nq = base;
+	uint64_t off[7];
+	nq->obj = oq->obj;
+	nq->obj.magic = 0;
+	nq->obj.lock = 0;
+	nq->obj.removed = 0;
+	nq->obj.size = size;
+	nq->obj.gen = oq->obj.gen + 1;
+	nq->stime = oq->stime, nq->rtime = oq->rtime;
+	nq->qbytes = oq->qbytes;
+	nq->lspid = oq->lspid, nq->lrpid = oq->lrpid;
+	nq->next_seq = oq->next_seq;
+	svipc__mq_layout(a->cap, &nq->nhdr, &nq->nseg, &nq->ntnode, &nq->nbucket, off);
+	nq->off_hdr = off[0], nq->off_seg = off[1], nq->off_tnode = off[2];
+	nq->off_bucket = off[3], nq->off_hseq = off[4], nq->off_htype = off[5];
+	nq->off_waiter = off[6];
+	struct mq nm;
+	if (svipc__mq_view(&nm, nq, size) < 0)
+		return -EINVAL;
+	uint32_t h = oq->ghead;
+	int r = 0;
+	for (uint64_t n = 0; h && n < oq->qnum; n++) {
+		if (!MQ_OK(om, h, om->nhdr)) {
+			MQ_CORRUPT(om);
+			break;
+		}
+		struct msg_hdr *oh = H(om, h);
+		char *buf = malloc(sizeof(long) + oh->size);
+		if (!buf) {
+			r = -ENOMEM;
+			break;
+		}
+		copy_out(om, h, buf, oh->size);
+		uint32_t nh = svipc__mq_alloc_msg(&nm, oh->size);
+		if (!nh || om->corrupt) {
+			free(buf);
+			break;
+		}
+		H(&nm, nh)->type = oh->type;
+		H(&nm, nh)->seq = oh->seq;
+		copy_in(&nm, nh, buf + sizeof(long), oh->size);
+		free(buf);
+		STORE(&H(&nm, nh)->state, M_COMMITTED);
+		if (svipc__mq_link(&nm, nh) < 0)
+			break;
+		nq->qnum++;
+		nq->cbytes += oh->size;
+		h = oh->gnext;
+	}
+	if (r < 0)
+		return r;
+	if (om->corrupt || nm.corrupt || nq->qnum != oq->qnum)
+		return -EIDRM;
+	STORE(&nq->obj.magic, MSG_MAGIC);
+	return 0;
+}
+
+static void grow_commit(void *arg, int ok)
+{
+	struct grow_arg *a = arg;
+	STORE(&a->c->m.q->obj.removed, ok ? SVIPC_OBJ_MOVED : 0);
+}
+
+/*
+ * Called locked. Copies the queue into a file sized for `cap` and gives it
+ * the queue's name; this file is then marked moved and its waiters woken,
+ * so every process continues on the new file.
+ */
+static int msg_grow(struct mcall *c, uint64_t cap)
+{
+	if (cap > (1u << 30))
+		return -ENOMEM;
+	int dfd = svipc__ns_dirfd();
+	if (dfd < 0)
+		return dfd;
+	uint32_t a1, a2, a3, a4;
+	uint64_t off[7];
+	size_t size = svipc__mq_layout(cap, &a1, &a2, &a3, &a4, off);
+	char name[32];
+	svipc__obj_name(name, sizeof name, SVIPC_MSG, c->m.q->obj.id);
+	struct grow_arg a = { c, cap };
+	int r = svipc__file_replace(dfd, name, size, 0666, grow_init, grow_commit, &a);
+	if (r < 0)
+		return r == -EFBIG || r == -ENOSPC ? -ENOMEM : r;
+	wake_all(c);
+	return 0;
+}
+
 static uint64_t lim_msgmnb(void)
 {
 	struct svipc_ns_limits lim;
@@ -699,7 +813,7 @@ static long do_msgctl(int id, int cmd, struct msqid_ds *buf)
 		goto out;
 	}
 	if (LOAD(&q->obj.removed)) {
-		r = -EINVAL;
+		r = removed_error(q, 0);
 		goto unlock;
 	}
 	switch (cmd) {
@@ -727,8 +841,11 @@ static long do_msgctl(int id, int cmd, struct msqid_ds *buf)
 			break;
 		}
 		if (in.msg_qbytes > (uint64_t)m->nhdr) {
-			/* The file's storage was sized at creation (see the README). */
-			r = -ENOSPC;
+			/* The storage was sized at creation: move to a larger file. */
+			r = msg_grow(&c, in.msg_qbytes);
+			if (r < 0)
+				break;
+			r = -ESTALE; /* apply the change to the new file */
 			break;
 		}
 		q->qbytes = in.msg_qbytes;
@@ -763,29 +880,59 @@ SVIPC_EXPORT int svipc_msgget(key_t key, int msgflg)
 	return (int)svipc__ret(svipc__ipcget(&svipc__msg_ops, key, msgflg, NULL));
 }
 
+static long msgsnd_retry(int msqid, const void *msgp, size_t msgsz, int msgflg,
+			 const struct timespec *timeout)
+{
+	int64_t deadline = deadline_of(timeout);
+	if (deadline == -2)
+		return -EINVAL;
+	long r;
+	do
+		r = do_msgsnd(msqid, msgp, msgsz, msgflg, deadline);
+	while (r == -ESTALE);
+	return r;
+}
+
+static long msgrcv_retry(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgflg,
+			 const struct timespec *timeout)
+{
+	int64_t deadline = deadline_of(timeout);
+	if (deadline == -2)
+		return -EINVAL;
+	long r;
+	do
+		r = do_msgrcv(msqid, msgp, msgsz, msgtyp, msgflg, deadline);
+	while (r == -ESTALE);
+	return r;
+}
+
 SVIPC_EXPORT int svipc_msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)
 {
-	return (int)svipc__ret(do_msgsnd(msqid, msgp, msgsz, msgflg, NULL));
+	return (int)svipc__ret(msgsnd_retry(msqid, msgp, msgsz, msgflg, NULL));
 }
 
 SVIPC_EXPORT int svipc_msgsnd_timed(int msqid, const void *msgp, size_t msgsz, int msgflg,
 				    const struct timespec *timeout)
 {
-	return (int)svipc__ret(do_msgsnd(msqid, msgp, msgsz, msgflg, timeout));
+	return (int)svipc__ret(msgsnd_retry(msqid, msgp, msgsz, msgflg, timeout));
 }
 
 SVIPC_EXPORT ssize_t svipc_msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgflg)
 {
-	return svipc__ret(do_msgrcv(msqid, msgp, msgsz, msgtyp, msgflg, NULL));
+	return svipc__ret(msgrcv_retry(msqid, msgp, msgsz, msgtyp, msgflg, NULL));
 }
 
 SVIPC_EXPORT ssize_t svipc_msgrcv_timed(int msqid, void *msgp, size_t msgsz, long msgtyp,
 					int msgflg, const struct timespec *timeout)
 {
-	return svipc__ret(do_msgrcv(msqid, msgp, msgsz, msgtyp, msgflg, timeout));
+	return svipc__ret(msgrcv_retry(msqid, msgp, msgsz, msgtyp, msgflg, timeout));
 }
 
 SVIPC_EXPORT int svipc_msgctl(int msqid, int cmd, struct msqid_ds *buf)
 {
-	return (int)svipc__ret(do_msgctl(msqid, cmd, buf));
+	long r;
+	do
+		r = do_msgctl(msqid, cmd, buf);
+	while (r == -ESTALE);
+	return (int)svipc__ret(r);
 }

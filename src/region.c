@@ -70,6 +70,44 @@ fallback:
 	return r;
 }
 
+int svipc__file_replace(int dirfd, const char *name, size_t size, mode_t mode,
+			int (*init)(void *base, size_t size, void *arg),
+			void (*commit)(void *arg, int ok), void *arg)
+{
+	char tmp[64];
+	snprintf(tmp, sizeof tmp, ".tmp.%d.%lx", (int)getpid(), (unsigned long)svipc__mono_ns());
+	int fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	int r = file_fill(fd, size, mode, init, arg);
+	close(fd);
+	if (r == 0) {
+		commit(arg, 1);
+		if (renameat(dirfd, tmp, dirfd, name) < 0) {
+			r = -errno;
+			commit(arg, 0);
+		}
+	}
+	if (r < 0)
+		unlinkat(dirfd, tmp, 0);
+	return r;
+}
+
+long svipc__obj_name_gen(int dirfd, enum svipc_type type, int id)
+{
+	char name[32];
+	struct svipc_obj o;
+	svipc__obj_name(name, sizeof name, type, id);
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = pread(fd, &o, sizeof o, 0);
+	close(fd);
+	if (n != (ssize_t)sizeof o || o.id != id)
+		return -EIDRM;
+	return o.gen;
+}
+
 /*
  * The per-process cache of mapped objects, one entry per (type, index).
  * A call pins an entry by incrementing `users`, then checks `id`; a thread
@@ -145,7 +183,8 @@ static int obj_map(int dirfd, enum svipc_type type, uint32_t magic, int id,
 static int cache_try(struct cache_entry *e, int id, struct svipc_ref *ref)
 {
 	__atomic_fetch_add(&e->users, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&e->id, __ATOMIC_SEQ_CST) == id) {
+	if (__atomic_load_n(&e->id, __ATOMIC_SEQ_CST) == id &&
+	    LOAD(&((struct svipc_obj *)e->base)->removed) != SVIPC_OBJ_MOVED) {
 		ref->obj = e->base;
 		ref->size = e->size;
 		ref->entry = e;

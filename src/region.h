@@ -29,9 +29,15 @@ struct svipc_perm {
 };
 
 /*
- * Header common to every object file. `lock` guards the whole object;
- * `removed` is set once by IPC_RMID, under the lock.
+ * Header common to every object file. `lock` guards the whole object.
+ * `removed` is set under the lock: SVIPC_OBJ_REMOVED by IPC_RMID, or
+ * SVIPC_OBJ_MOVED when the object was copied into a larger file that now
+ * has its name (callers then drop this mapping and open the name again).
+ * `gen` counts such replacements.
  */
+#define SVIPC_OBJ_REMOVED 1u
+#define SVIPC_OBJ_MOVED 2u
+
 struct svipc_obj {
 	uint32_t magic;
 	uint32_t version;
@@ -42,10 +48,12 @@ struct svipc_obj {
 	uint32_t corrupt;   /* set when validation failed: the object is unusable */
 	struct svipc_perm perm;
 	int64_t ctime;
+	uint32_t gen;
+	uint32_t pad;
 };
 
 _Static_assert(sizeof(struct svipc_perm) == 32, "svipc_perm is an ABI");
-_Static_assert(sizeof(struct svipc_obj) == 72, "svipc_obj is an ABI");
+_Static_assert(sizeof(struct svipc_obj) == 80, "svipc_obj is an ABI");
 
 /*
  * Creates `name` in dirfd, `size` bytes, initialised by init(base, arg) and
@@ -54,6 +62,18 @@ _Static_assert(sizeof(struct svipc_obj) == 72, "svipc_obj is an ABI");
  */
 int svipc__file_create(int dirfd, const char *name, size_t size, mode_t mode,
 		       int (*init)(void *base, size_t size, void *arg), void *arg);
+
+/*
+ * Replaces `name` with a new file built by init(base, arg), atomically:
+ * before the rename, commit(arg) runs (it marks the old object moved); if
+ * the rename fails, uncommit(arg) runs. Returns 0 or -errno.
+ */
+int svipc__file_replace(int dirfd, const char *name, size_t size, mode_t mode,
+			int (*init)(void *base, size_t size, void *arg),
+			void (*commit)(void *arg, int ok), void *arg);
+
+/* The gen of the object file currently named (type, id), or -errno. */
+long svipc__obj_name_gen(int dirfd, enum svipc_type type, int id);
 
 /* Writes the object file name for (type, id) into buf. */
 void svipc__obj_name(char *buf, size_t len, enum svipc_type type, int id);
