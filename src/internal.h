@@ -56,6 +56,6 @@ int svipc__futex_wake(uint32_t *word, int n);
 int64_t svipc__mono_ns(void);
 int64_t svipc__real_sec(void);
 int svipc__read_proc_u64(const char *path, uint64_t *out);
-int svipc__is_root(void);
+uint64_t svipc__effective_caps(void);
 
 #endif

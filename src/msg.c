@@ -8,6 +8,7 @@
 #include "wait.h"
 
 #include <limits.h>
+#include <linux/capability.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -370,16 +371,30 @@ static int removed_error(struct msg_queue *q, int waited)
 	return waited ? -EIDRM : -EINVAL;
 }
 
+_Static_assert(sizeof(struct mq) <= SVIPC_VIEW_SIZE, "a queue's view fits the cache entry");
+
+/* Maps queue id and gets its validated view (computed once per mapping). */
 static int mq_open(int id, struct mcall *c)
 {
-	memset(c, 0, sizeof *c);
+	c->nkick = 0;
+	c->kick_overflow = 0;
 	int r = svipc__get(&svipc__msg_ops, id, &c->ref);
 	if (r < 0)
 		return r;
+	if (c->ref.view_ok && LOAD(c->ref.view_ok)) {
+		memcpy(&c->m, c->ref.view, sizeof c->m);
+		return 0;
+	}
 	r = svipc__mq_view(&c->m, (struct msg_queue *)c->ref.obj, c->ref.size);
-	if (r < 0)
+	if (r < 0) {
 		svipc__obj_put(&c->ref);
-	return r;
+		return r;
+	}
+	if (c->ref.view_ok) {
+		memcpy(c->ref.view, &c->m, sizeof c->m);
+		STORE(c->ref.view_ok, 1);
+	}
+	return 0;
 }
 
 static void mq_close(struct mcall *c, int id)
@@ -419,11 +434,11 @@ static void copy_in(struct mq *m, uint32_t h, const char *src, size_t n)
 
 static long do_msgsnd(int id, const void *msgp, size_t msgsz, int flg, int64_t deadline)
 {
-	struct svipc_ns_limits lim;
-	int r = svipc__ns_limits(&lim);
+	const struct svipc_ns_limits *lim;
+	int r = svipc__ns_lim(&lim);
 	if (r < 0)
 		return r;
-	if (msgsz > lim.msgmax || (long)msgsz < 0 || id < 0)
+	if (msgsz > LOAD_RELAXED(&lim->msgmax) || (long)msgsz < 0 || id < 0)
 		return -EINVAL;
 	long mtype;
 	memcpy(&mtype, msgp, sizeof mtype);
@@ -785,7 +800,10 @@ static long do_msgctl(int id, int cmd, struct msqid_ds *buf)
 {
 	if (id < 0 || cmd < 0)
 		return -EINVAL;
+#ifndef __LP64__
+	/* 32-bit glibc adds IPC_64 and 32-bit kernels strip it; 64-bit ones reject it. */
 	cmd &= ~IPC_64;
+#endif
 	if (cmd == IPC_INFO || cmd == MSG_INFO)
 		return msg_info(cmd, (struct msginfo *)buf);
 
@@ -832,7 +850,9 @@ static long do_msgctl(int id, int cmd, struct msqid_ds *buf)
 			r = -EPERM;
 			break;
 		}
-		if (in.msg_qbytes > lim_msgmnb() && !svipc__is_root()) {
+		/* What reaches the kernel through glibc is 32 bits wide. */
+		in.msg_qbytes = (uint32_t)in.msg_qbytes;
+		if (in.msg_qbytes > lim_msgmnb() && !svipc__capable(CAP_SYS_RESOURCE)) {
 			r = -EPERM;
 			break;
 		}

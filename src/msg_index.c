@@ -368,8 +368,10 @@ int svipc__mq_link(struct mq *m, uint32_t h)
 	uint32_t pos = ++q->ntypes;
 	heap_set(m, HEAP_SEQ, pos, t);
 	heap_set(m, HEAP_TYPE, pos, t);
-	heap_up(m, HEAP_SEQ, pos);
-	heap_up(m, HEAP_TYPE, pos);
+	if (pos > 1) {
+		heap_up(m, HEAP_SEQ, pos);
+		heap_up(m, HEAP_TYPE, pos);
+	}
 	return m->corrupt ? -EIDRM : 0;
 }
 
@@ -400,12 +402,17 @@ int svipc__mq_unlink(struct mq *m, uint32_t h)
 		if (!MQ_OK(m, hp->tnext, m->nhdr))
 			return MQ_CORRUPT(m), -EIDRM;
 		tp->head = hp->tnext;
-		heap_down(m, HEAP_SEQ, tp->pos_seq);
+		if (q->ntypes > 1)
+			heap_down(m, HEAP_SEQ, tp->pos_seq);
 		return m->corrupt ? -EIDRM : 0;
 	}
 	/* The last message of its type: the type leaves both heaps. */
-	heap_remove(m, HEAP_SEQ, t);
-	heap_remove(m, HEAP_TYPE, t);
+	if (q->ntypes > 1) {
+		heap_remove(m, HEAP_SEQ, t);
+		heap_remove(m, HEAP_TYPE, t);
+	} else if (q->ntypes != 1 || tp->pos_seq != 1 || tp->pos_type != 1) {
+		return MQ_CORRUPT(m), -EIDRM;
+	}
 	q->ntypes--;
 	tnode_unhash(m, t);
 	tp->hnext = q->free_tnode;

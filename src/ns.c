@@ -6,6 +6,7 @@
 #include "svipc.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -65,6 +66,7 @@ static struct {
 	gid_t egid;
 	int ngroups;
 	gid_t groups[64];
+	uint64_t caps;
 } NS = { .mu = PTHREAD_MUTEX_INITIALIZER, .dirfd = -1 };
 
 static void ns_atfork_child(void)
@@ -216,6 +218,7 @@ static void creds_load(void)
 	NS.egid = getegid();
 	int n = getgroups(ARRAY_SIZE(NS.groups), NS.groups);
 	NS.ngroups = n < 0 ? 0 : n;
+	NS.caps = svipc__effective_caps();
 	STORE(&NS.creds_valid, 1);
 }
 
@@ -238,18 +241,22 @@ int svipc__perm_check(const struct svipc_perm *p, int flg)
 		granted >>= 6;
 	else if (in_group(LOAD_RELAXED(&p->gid)) || in_group(LOAD_RELAXED(&p->cgid)))
 		granted >>= 3;
-	if ((requested & ~granted & 7) && NS.euid != 0)
+	if ((requested & ~granted & 7) && !svipc__capable(CAP_IPC_OWNER))
 		return -EACCES;
 	return 0;
+}
+
+int svipc__capable(int cap)
+{
+	creds_load();
+	return (NS.caps >> cap) & 1;
 }
 
 int svipc__perm_is_owner(const struct svipc_perm *p)
 {
 	creds_load();
-	return NS.euid == 0 || NS.euid == LOAD_RELAXED(&p->uid) || NS.euid == LOAD_RELAXED(&p->cuid);
+	return svipc__capable(CAP_SYS_ADMIN) || NS.euid == LOAD_RELAXED(&p->uid) || NS.euid == LOAD_RELAXED(&p->cuid);
 }
-
-int svipc__is_root(void);
 
 void svipc__perm_to_user(const struct svipc_perm *p, struct ipc_perm *out)
 {
@@ -527,6 +534,16 @@ int svipc__ns_usage(enum svipc_type type, int *maxidx, int *in_use)
 		}
 	*maxidx = hi;
 	*in_use = n;
+	return 0;
+}
+
+int svipc__ns_lim(const struct svipc_ns_limits **out)
+{
+	int r;
+	struct ns_file *f = ns_file(&r);
+	if (!f)
+		return r;
+	*out = &f->lim;
 	return 0;
 }
 

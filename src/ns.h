@@ -36,6 +36,9 @@ struct svipc_type_ops {
 /* The namespace directory's descriptor, opening the namespace on first use. */
 int svipc__ns_dirfd(void);
 
+/* The namespace's limits in place (read fields with relaxed loads). */
+int svipc__ns_lim(const struct svipc_ns_limits **out);
+
 /* A copy of the namespace's limits. */
 int svipc__ns_limits(struct svipc_ns_limits *out);
 
@@ -48,7 +51,14 @@ int svipc__ipc_remove(const struct svipc_type_ops *ops, int id);
 /* The kernel's ipcperms(): 0 if the caller may access with flg's mode bits. */
 int svipc__perm_check(const struct svipc_perm *p, int flg);
 
-/* 1 if the caller owns or created the object, or is root (IPC_SET/IPC_RMID). */
+/*
+ * Capabilities that change System V IPC rules, as the kernel names them:
+ * CAP_IPC_OWNER bypasses mode bits, CAP_SYS_ADMIN acts as any object's
+ * owner, CAP_SYS_RESOURCE may raise msg_qbytes above msgmnb.
+ */
+int svipc__capable(int cap);
+
+/* 1 if the caller owns or created the object, or has CAP_SYS_ADMIN (IPC_SET/IPC_RMID). */
 int svipc__perm_is_owner(const struct svipc_perm *p);
 
 /* id of the object at table index idx (for *_STAT), or -EINVAL. */

@@ -122,6 +122,8 @@ struct cache_entry {
 	int32_t id;
 	void *base;
 	size_t size;
+	uint32_t view_ok;
+	uint64_t view[SVIPC_VIEW_SIZE / 8];
 };
 
 static struct cache_entry *cache[SVIPC_NTYPES];
@@ -188,6 +190,8 @@ static int cache_try(struct cache_entry *e, int id, struct svipc_ref *ref)
 		ref->obj = e->base;
 		ref->size = e->size;
 		ref->entry = e;
+		ref->view = e->view;
+		ref->view_ok = &e->view_ok;
 		return 1;
 	}
 	__atomic_fetch_sub(&e->users, 1, __ATOMIC_SEQ_CST);
@@ -238,12 +242,15 @@ int svipc__obj_get(int dirfd, enum svipc_type type, uint32_t magic, int id,
 		if (cache_evict(e)) {
 			e->base = m;
 			e->size = size;
+			e->view_ok = 0;
 			__atomic_store_n(&e->users, 1, __ATOMIC_SEQ_CST);
 			__atomic_store_n(&e->id, id, __ATOMIC_SEQ_CST);
 			pthread_mutex_unlock(&cache_mu);
 			ref->obj = m;
 			ref->size = size;
 			ref->entry = e;
+			ref->view = e->view;
+			ref->view_ok = &e->view_ok;
 			return 0;
 		}
 		pthread_mutex_unlock(&cache_mu);
@@ -251,6 +258,8 @@ int svipc__obj_get(int dirfd, enum svipc_type type, uint32_t magic, int id,
 	ref->obj = m;
 	ref->size = size;
 	ref->entry = NULL;
+	ref->view = NULL;
+	ref->view_ok = NULL;
 	return 0;
 }
 

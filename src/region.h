@@ -83,7 +83,17 @@ struct svipc_ref {
 	struct svipc_obj *obj;
 	size_t size;
 	void *entry; /* cache entry, or NULL for a temporary mapping */
+	/*
+	 * Per-mapping scratch kept with the cache entry: a type stores there
+	 * what it validated once for this mapping (its geometry), so later
+	 * calls neither recompute nor re-read it from the shared file.
+	 * view_ok is 1 once *view holds that. NULL for temporary mappings.
+	 */
+	void *view;
+	uint32_t *view_ok;
 };
+
+#define SVIPC_VIEW_SIZE 128
 
 /*
  * Maps object `id` of `type` (cached per process) and checks its header:

@@ -59,7 +59,6 @@
 #define SHIM_LIBC_VERSION "GLIBC_2.2.5"
 
 /* Old-style "64-bit ipc structures" flag; cmd may carry it (see msgctl(2)). */
-#define SHIM_IPC_64 0x0100
 
 enum { MODE_UNSET = 0, MODE_SVIPC = 1, MODE_KERNEL = 2 };
 
@@ -165,11 +164,6 @@ SHIM_EXPORT int msgctl(int msqid, int cmd, struct msqid_ds *buf)
 		msgctl_fn fn = KERNEL_FN(msgctl_fn, kernel_msgctl);
 		return fn ? fn(msqid, cmd, buf) : no_kernel_fn();
 	}
-	/*
-	 * svipc has one struct layout, glibc's struct msqid_ds, so the IPC_64
-	 * flag carries no information and is dropped. (x86-64 glibc hands it on
-	 * to the kernel, which rejects e.g. IPC_STAT|IPC_64 with EINVAL: on this
-	 * point svipc under the shim is more lenient than the kernel.)
-	 */
-	return svipc_msgctl(msqid, cmd & ~SHIM_IPC_64, buf);
+	/* svipc_msgctl treats IPC_64 as the kernel of this architecture does. */
+	return svipc_msgctl(msqid, cmd, buf);
 }

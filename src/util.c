@@ -3,9 +3,11 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -67,7 +69,13 @@ int svipc__read_proc_u64(const char *path, uint64_t *out)
 	return 0;
 }
 
-int svipc__is_root(void)
+/* The caller's effective capabilities as a bit mask (0 if unknown). */
+uint64_t svipc__effective_caps(void)
 {
-	return geteuid() == 0;
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	memset(data, 0, sizeof data);
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return geteuid() == 0 ? ~0ull : 0;
+	return (uint64_t)data[0].effective | (uint64_t)data[1].effective << 32;
 }
