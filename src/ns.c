@@ -67,6 +67,8 @@ static struct {
 	int ngroups;
 	gid_t groups[64];
 	uint64_t caps;
+	dev_t dir_dev; /* what NS.dirfd must still be (see ns_dirfd_checked) */
+	ino_t dir_ino;
 } NS = { .mu = PTHREAD_MUTEX_INITIALIZER, .dirfd = -1 };
 
 static void ns_atfork_child(void)
@@ -112,6 +114,8 @@ static int ns_init_file(void *base, size_t size, void *arg)
 	return 0;
 }
 
+static int ns_dirfd_checked(void);
+
 /* Called with NS.mu held. */
 static int ns_open(void)
 {
@@ -127,8 +131,8 @@ static int ns_open(void)
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	struct stat st;
-	if (fstat(dfd, &st) < 0 || ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))) {
+	struct stat st, dst;
+	if (fstat(dfd, &dst) < 0 || ((dst.st_mode & S_IWOTH) && !(dst.st_mode & S_ISVTX))) {
 		/* A world-writable directory without the sticky bit lets anyone
 		 * replace anyone's objects: refuse it. */
 		close(dfd);
@@ -168,7 +172,7 @@ static int ns_open(void)
 		close(dfd);
 		return -EINVAL;
 	}
-	int r = svipc__proc_init(dfd);
+	int r = svipc__proc_init(dfd, ns_dirfd_checked);
 	if (r < 0) {
 		munmap(f, sizeof *f);
 		close(dfd);
@@ -176,6 +180,8 @@ static int ns_open(void)
 	}
 	strcpy(NS.dir, dir);
 	NS.dirfd = dfd;
+	NS.dir_dev = dst.st_dev;
+	NS.dir_ino = dst.st_ino;
 	pthread_atfork(NULL, NULL, ns_atfork_child);
 	STORE(&NS.f, f);
 	return 0;
@@ -193,10 +199,40 @@ static struct ns_file *ns_file(int *err)
 	return r < 0 ? NULL : NS.f;
 }
 
-int svipc__ns_dirfd(void)
+/*
+ * The namespace directory's descriptor, checked: a program may close
+ * descriptors it did not open (daemons close them all) and even get the
+ * same number back for a file of its own. If ours is gone or is no longer
+ * the namespace directory, open the directory again under a new number,
+ * leaving the old number alone (it may be the program's now). Only slow
+ * paths (opening and creating files) come here.
+ */
+static int ns_dirfd_checked(void)
 {
 	int err;
-	return ns_file(&err) ? NS.dirfd : err;
+	if (!ns_file(&err))
+		return err;
+	pthread_mutex_lock(&NS.mu);
+	struct stat st;
+	int fd = NS.dirfd;
+	if (fstat(fd, &st) < 0 || st.st_dev != NS.dir_dev || st.st_ino != NS.dir_ino) {
+		int nfd = open(NS.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (nfd < 0 || fstat(nfd, &st) < 0 || st.st_dev != NS.dir_dev ||
+		    st.st_ino != NS.dir_ino) {
+			fd = nfd < 0 ? -errno : -ESTALE;
+			if (nfd >= 0)
+				close(nfd);
+		} else {
+			fd = NS.dirfd = nfd;
+		}
+	}
+	pthread_mutex_unlock(&NS.mu);
+	return fd;
+}
+
+int svipc__ns_dirfd(void)
+{
+	return ns_dirfd_checked();
 }
 
 SVIPC_EXPORT const char *svipc_dir(void)
@@ -293,8 +329,10 @@ static void ns_unlock(struct ns_file *f)
 static void entry_unlink(enum svipc_type type, int id)
 {
 	char name[32];
+	int dfd = ns_dirfd_checked();
 	svipc__obj_name(name, sizeof name, type, id);
-	unlinkat(NS.dirfd, name, 0);
+	if (dfd >= 0)
+		unlinkat(dfd, name, 0);
 }
 
 /*
@@ -321,7 +359,7 @@ static void ns_recover(struct ns_file *f)
 			case ENT_REMOVING:
 				if (all_ops[t]) {
 					struct svipc_ref ref;
-					if (svipc__obj_get(NS.dirfd, t, all_ops[t]->magic, id, &ref) == 0) {
+					if (svipc__obj_get(ns_dirfd_checked, t, all_ops[t]->magic, id, &ref) == 0) {
 						all_ops[t]->remove(ref.obj, ref.size);
 						svipc__obj_put(&ref);
 					}
@@ -407,11 +445,14 @@ static int newobj(struct ns_file *f, const struct svipc_type_ops *ops, key_t key
 	char name[32];
 	svipc__obj_name(name, sizeof name, ops->type, id);
 	size_t size = ops->size(&lim, params);
-	int r = svipc__file_create(NS.dirfd, name, size, 0666, newobj_init, &a);
+	int dfd = ns_dirfd_checked();
+	int r = dfd;
+	if (dfd >= 0)
+		r = svipc__file_create(dfd, name, size, 0666, newobj_init, &a);
 	if (r == -EEXIST) {
 		/* A stale file from a crashed creator of an earlier life. */
-		unlinkat(NS.dirfd, name, 0);
-		r = svipc__file_create(NS.dirfd, name, size, 0666, newobj_init, &a);
+		unlinkat(dfd, name, 0);
+		r = svipc__file_create(dfd, name, size, 0666, newobj_init, &a);
 	}
 	if (r < 0) {
 		e->key = IPC_PRIVATE;
@@ -429,7 +470,7 @@ int svipc__get(const struct svipc_type_ops *ops, int id, struct svipc_ref *ref)
 	int err;
 	if (!ns_file(&err))
 		return err;
-	return svipc__obj_get(NS.dirfd, ops->type, ops->magic, id, ref);
+	return svipc__obj_get(ns_dirfd_checked, ops->type, ops->magic, id, ref);
 }
 
 int svipc__ipcget(const struct svipc_type_ops *ops, key_t key, int flg, const void *params)
@@ -438,6 +479,7 @@ int svipc__ipcget(const struct svipc_type_ops *ops, key_t key, int flg, const vo
 	struct ns_file *f = ns_file(&r);
 	if (!f)
 		return r;
+	svipc__proc_check();
 	r = ns_lock(f);
 	if (r < 0)
 		return r;
@@ -456,7 +498,7 @@ int svipc__ipcget(const struct svipc_type_ops *ops, key_t key, int flg, const vo
 	}
 	int id = SVIPC_MKID(f->t[ops->type].e[idx].seq & SVIPC_SEQ_MAX, (uint32_t)idx);
 	struct svipc_ref ref;
-	r = svipc__obj_get(NS.dirfd, ops->type, ops->magic, id, &ref);
+	r = svipc__obj_get(ns_dirfd_checked, ops->type, ops->magic, id, &ref);
 	if (r < 0) {
 		r = r == -EINVAL ? -EIDRM : r;
 		goto out;
@@ -488,7 +530,7 @@ int svipc__ipc_remove(const struct svipc_type_ops *ops, int id)
 	/* From here a dead holder's removal is completed by ns_recover(). */
 	STORE(&e->state, ENT_REMOVING);
 	struct svipc_ref ref;
-	if (svipc__obj_get(NS.dirfd, ops->type, ops->magic, id, &ref) == 0) {
+	if (svipc__obj_get(ns_dirfd_checked, ops->type, ops->magic, id, &ref) == 0) {
 		ops->remove(ref.obj, ref.size);
 		svipc__obj_put(&ref);
 	}
@@ -580,7 +622,10 @@ SVIPC_EXPORT int svipc_limits_set(const struct svipc_limits *limits)
 	if (!f)
 		return (int)svipc__ret(r);
 	struct stat st;
-	if (fstat(NS.dirfd, &st) < 0)
+	int dfd = ns_dirfd_checked();
+	if (dfd < 0)
+		return (int)svipc__ret(dfd);
+	if (fstat(dfd, &st) < 0)
 		return (int)svipc__ret(-errno);
 	if (geteuid() != 0 && geteuid() != st.st_uid)
 		return (int)svipc__ret(-EPERM);

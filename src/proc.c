@@ -41,14 +41,16 @@ _Static_assert(sizeof(struct proc_entry) == 16, "proc_entry is an ABI");
 
 static struct {
 	pthread_mutex_t mu;
-	int dirfd;
+	int (*get_dirfd)(void);
+	dev_t dev; /* the register file, to recognise our lock descriptor */
+	ino_t ino;
 	struct proc_file *map;
 	int lock_fd;
 	uint32_t slot;
 	uint32_t token; /* 0: not registered in this process (yet, or since fork) */
 	pid_t pid;
 	int atfork_done;
-} P = { .mu = PTHREAD_MUTEX_INITIALIZER, .dirfd = -1, .lock_fd = -1 };
+} P = { .mu = PTHREAD_MUTEX_INITIALIZER, .lock_fd = -1 };
 
 static void proc_atfork_child(void)
 {
@@ -61,7 +63,7 @@ static void proc_atfork_child(void)
 	pthread_mutex_init(&P.mu, NULL);
 }
 
-int svipc__proc_init(int dirfd)
+int svipc__proc_init(int dirfd, int (*get_dirfd)(void))
 {
 	int r = 0;
 	pthread_mutex_lock(&P.mu);
@@ -102,7 +104,9 @@ int svipc__proc_init(int dirfd)
 		goto out;
 	}
 	STORE_RELAXED(&P.map->version, PROC_VERSION);
-	P.dirfd = dirfd;
+	P.get_dirfd = get_dirfd;
+	P.dev = st.st_dev;
+	P.ino = st.st_ino;
 	if (!P.atfork_done) {
 		pthread_atfork(NULL, NULL, proc_atfork_child);
 		P.atfork_done = 1;
@@ -117,7 +121,10 @@ static int proc_register(void)
 {
 	if (!P.map)
 		return -EINVAL;
-	int fd = openat(P.dirfd, "procs", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	int dfd = P.get_dirfd();
+	if (dfd < 0)
+		return dfd;
+	int fd = openat(dfd, "procs", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	uint32_t start = LOAD_RELAXED(&P.map->hint) % SVIPC_PROC_SLOTS;
@@ -147,6 +154,20 @@ static int proc_register(void)
 	}
 	close(fd);
 	return -ENOSPC;
+}
+
+void svipc__proc_check(void)
+{
+	if (!LOAD(&P.token))
+		return;
+	pthread_mutex_lock(&P.mu);
+	struct stat st;
+	if (P.token && (fstat(P.lock_fd, &st) < 0 || st.st_dev != P.dev || st.st_ino != P.ino)) {
+		/* Our lock went with the descriptor; the number may be the program's now. */
+		P.lock_fd = -1;
+		P.token = 0;
+	}
+	pthread_mutex_unlock(&P.mu);
 }
 
 uint32_t svipc__proc_token(void)

@@ -13,8 +13,18 @@
 #define SVIPC_PROC_SLOTS 65535u
 #define SVIPC_TOKEN_GEN_MASK 0x7fffu
 
-/* Opens (creating if needed) the register in the namespace directory dirfd. */
-int svipc__proc_init(int dirfd);
+/*
+ * Opens (creating if needed) the register in the namespace directory dirfd;
+ * get_dirfd() gives a checked directory descriptor later on.
+ */
+int svipc__proc_init(int dirfd, int (*get_dirfd)(void));
+
+/*
+ * Re-registers this process if the program closed (or replaced) the
+ * descriptor that holds its lock, which would make it look dead to others.
+ * Call only where this process holds no svipc lock.
+ */
+void svipc__proc_check(void);
 
 /* This process's token; registers it (again, after fork) when needed. */
 uint32_t svipc__proc_token(void);

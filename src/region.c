@@ -217,7 +217,7 @@ static int cache_evict(struct cache_entry *e)
 	return 1;
 }
 
-int svipc__obj_get(int dirfd, enum svipc_type type, uint32_t magic, int id,
+int svipc__obj_get(int (*dirfd)(void), enum svipc_type type, uint32_t magic, int id,
 		   struct svipc_ref *ref)
 {
 	if (id < 0)
@@ -228,7 +228,10 @@ int svipc__obj_get(int dirfd, enum svipc_type type, uint32_t magic, int id,
 		return 0;
 	void *m = NULL;
 	size_t size = 0;
-	int r = obj_map(dirfd, type, magic, id, &m, &size);
+	int dfd = dirfd();
+	if (dfd < 0)
+		return dfd;
+	int r = obj_map(dfd, type, magic, id, &m, &size);
 	if (r < 0)
 		return r;
 	if (e) {

@@ -97,10 +97,11 @@ struct svipc_ref {
 
 /*
  * Maps object `id` of `type` (cached per process) and checks its header:
+ * dirfd() is asked for the namespace directory only when the cache misses;
  * magic, version, size and id. Returns 0, or -EINVAL when no such object
  * exists, or -EIDRM when the file is not a valid object.
  */
-int svipc__obj_get(int dirfd, enum svipc_type type, uint32_t magic, int id,
+int svipc__obj_get(int (*dirfd)(void), enum svipc_type type, uint32_t magic, int id,
 		   struct svipc_ref *ref);
 void svipc__obj_put(struct svipc_ref *ref);
 

@@ -1,6 +1,7 @@
 /* wait.c - spin-then-futex waiting on a waiter word (see wait.h). */
 #include "wait.h"
 #include "internal.h"
+#include "proc.h"
 
 #include <unistd.h>
 
@@ -51,6 +52,7 @@ int svipc__wait(uint32_t *word, int64_t deadline_ns, int64_t slice_ns)
 	}
 	if (deadline_ns >= 0 && now >= deadline_ns)
 		return -ETIMEDOUT;
+	svipc__proc_check(); /* we hold no lock here: safe to re-register */
 	uint32_t v = SVIPC_W_ARMED;
 	if (!CAS(word, &v, SVIPC_W_SLEEPING) && v != SVIPC_W_SLEEPING)
 		return 0; /* woken meanwhile */
