@@ -419,6 +419,39 @@ static int64_t deadline_of(const struct timespec *timeout)
 
 /* ---- send ------------------------------------------------------------------------ */
 
+/* A store that would not change the value would still take the line away from other CPUs. */
+static inline void set_if_changed32(int32_t *p, int32_t v)
+{
+	if (*p != v)
+		*p = v;
+}
+
+static inline void set_if_changed64(int64_t *p, int64_t v)
+{
+	if (*p != v)
+		*p = v;
+}
+
+/* Unlocked peeks, for spinning only: the decision is always made locked. */
+static int queue_not_empty(const void *arg)
+{
+	const struct msg_queue *q = arg;
+	return LOAD_RELAXED(&q->qnum) != 0 || LOAD_RELAXED(&q->obj.removed);
+}
+
+struct fit_arg {
+	struct msg_queue *q;
+	size_t size;
+};
+
+static int queue_has_room(const void *arg)
+{
+	const struct fit_arg *a = arg;
+	uint64_t qb = LOAD_RELAXED(&a->q->qbytes);
+	return (a->size + LOAD_RELAXED(&a->q->cbytes) <= qb && LOAD_RELAXED(&a->q->qnum) + 1 <= qb) ||
+	       LOAD_RELAXED(&a->q->obj.removed);
+}
+
 static void copy_in(struct mq *m, uint32_t h, const char *src, size_t n)
 {
 	struct msg_hdr *hp = H(m, h);
@@ -426,6 +459,8 @@ static void copy_in(struct mq *m, uint32_t h, const char *src, size_t n)
 	memcpy(hp->data, src, k);
 	src += k, n -= k;
 	for (uint32_t s = hp->seg; n; s = S(m, s)->next) {
+		if (s < m->nseg)
+			__builtin_prefetch(S(m, s + 1), 1); /* chains are mostly contiguous */
 		k = MIN(n, (size_t)MSG_SEG_DATA);
 		memcpy(S(m, s)->data, src, k);
 		src += k, n -= k;
@@ -450,6 +485,9 @@ static long do_msgsnd(int id, const void *msgp, size_t msgsz, int flg, int64_t d
 		return r;
 	struct mq *m = &c.m;
 	struct msg_queue *q = m->q;
+	struct fit_arg fa = { q, msgsz };
+	if (!(flg & IPC_NOWAIT) && !queue_has_room(&fa))
+		svipc__spin_until(queue_has_room, &fa);
 	r = mq_lock(&c);
 	if (r < 0 && r != -EIDRM)
 		goto out;
@@ -476,8 +514,8 @@ static long do_msgsnd(int id, const void *msgp, size_t msgsz, int flg, int64_t d
 				}
 				q->cbytes += msgsz;
 				q->qnum++;
-				q->lspid = svipc__proc_pid();
-				q->stime = svipc__real_sec();
+				set_if_changed32(&q->lspid, svipc__proc_pid());
+				set_if_changed64(&q->stime, svipc__real_sec());
 				wake_receiver_for(&c, mtype);
 				if (q->noverflow) {
 					STORE(&q->overflow, q->overflow + 1);
@@ -522,6 +560,8 @@ static void copy_out(struct mq *m, uint32_t h, char *msgp, size_t n)
 			MQ_CORRUPT(m);
 			return;
 		}
+		if (s < m->nseg)
+			__builtin_prefetch(S(m, s + 1), 0); /* chains are mostly contiguous */
 		k = MIN(n, (size_t)MSG_SEG_DATA);
 		memcpy(dst, S(m, s)->data, k);
 		dst += k, n -= k;
@@ -564,6 +604,12 @@ static long do_msgrcv(int id, void *msgp, size_t bufsz, long msgtyp, int flg, in
 		return r;
 	struct mq *m = &c.m;
 	struct msg_queue *q = m->q;
+	/*
+	 * A receiver that would only find an empty queue waits for a message
+	 * without taking the lock, which would slow the sender it waits for.
+	 */
+	if (!(flg & IPC_NOWAIT) && LOAD_RELAXED(&q->qnum) == 0)
+		svipc__spin_until(queue_not_empty, q);
 	r = mq_lock(&c);
 	if (r < 0 && r != -EIDRM)
 		goto out;
@@ -613,8 +659,8 @@ static long do_msgrcv(int id, void *msgp, size_t bufsz, long msgtyp, int flg, in
 			svipc__mq_free_msg_chain(m, h);
 			q->qnum--;
 			q->cbytes -= size;
-			q->lrpid = svipc__proc_pid();
-			q->rtime = svipc__real_sec();
+			set_if_changed32(&q->lrpid, svipc__proc_pid());
+			set_if_changed64(&q->rtime, svipc__real_sec());
 			wake_senders(&c);
 			if (q->noverflow) {
 				STORE(&q->overflow, q->overflow + 1);

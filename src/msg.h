@@ -2,6 +2,7 @@
 #ifndef SVIPC_MSG_H
 #define SVIPC_MSG_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "region.h"
 
@@ -62,32 +63,35 @@ struct msg_waiter {
 	uint32_t arrival; /* order of registration, for rebuilding the lists */
 };
 
+/*
+ * Field order is for the cache: the lock word is in the first line (obj),
+ * the fields every send and receive writes are in the next two, and what
+ * rarely changes comes last, so a call moves few lines between CPUs.
+ */
 struct msg_queue {
 	struct svipc_obj obj;
-	int64_t stime, rtime;
+	/* hot: written by every send and receive */
 	uint64_t cbytes, qnum, qbytes;
-	int32_t lspid, lrpid;
 	uint64_t next_seq;
-
-	/* Geometry, fixed at creation. */
-	uint32_t nhdr, nseg, ntnode, nbucket;
-	uint64_t off_hdr, off_seg, off_tnode, off_bucket, off_hseq, off_htype, off_waiter;
-
-	/* Allocation: bump pointers and free lists (rebuilt by recovery). */
-	uint32_t bump_hdr, bump_seg, bump_tnode;
-	uint32_t free_hdr, free_seg, free_tnode;
-	uint32_t arrival; /* next waiter arrival number */
-
-	/* Indexes (derived: rebuilt by recovery). */
-	uint32_t ghead, gtail;
+	uint32_t ghead, gtail; /* queue order (derived: rebuilt by recovery) */
 	uint32_t ntypes;
-
-	/* Waiters, in arrival order. */
-	uint32_t rhead, rtail, shead, stail;
-	uint32_t overflow;   /* futex word for waiters without a slot */
-	uint32_t noverflow;  /* how many of those there are */
-	uint32_t pad[2];
+	uint32_t free_hdr; /* free lists and bump pointers (rebuilt by recovery) */
+	uint32_t bump_hdr, free_seg, bump_seg, free_tnode, bump_tnode;
+	uint32_t thint;    /* the type node used last: most queues have one type */
+	uint32_t rhead, rtail, shead, stail; /* waiters, in arrival order */
+	uint32_t noverflow; /* waiters without a slot, polling `overflow` */
+	uint32_t overflow;  /* futex word for those */
+	uint32_t arrival;   /* next waiter arrival number */
+	int32_t lspid, lrpid; /* written only when they change */
+	uint32_t pad0;
+	/* cold */
+	int64_t stime, rtime; /* written only when they change */
+	uint32_t nhdr, nseg, ntnode, nbucket; /* geometry, fixed at creation */
+	uint64_t off_hdr, off_seg, off_tnode, off_bucket, off_hseq, off_htype, off_waiter;
 };
+
+_Static_assert(offsetof(struct msg_queue, cbytes) == 80, "hot fields start in line 1");
+_Static_assert(offsetof(struct msg_queue, stime) == 192, "hot fields fill lines 1-2");
 
 _Static_assert(sizeof(struct msg_hdr) == 64, "msg_hdr is an ABI");
 _Static_assert(sizeof(struct msg_seg) == 64, "msg_seg is an ABI");

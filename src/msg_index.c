@@ -90,12 +90,17 @@ static uint32_t type_hash(struct mq *m, int64_t t)
 
 static uint32_t tnode_find(struct mq *m, int64_t type)
 {
-	uint32_t i = m->bucket[type_hash(m, type)];
+	uint32_t i = m->q->thint;
+	if (MQ_OK(m, i, m->ntnode) && T(m, i)->type == type && T(m, i)->head)
+		return i;
+	i = m->bucket[type_hash(m, type)];
 	for (uint32_t n = 0; i && n <= m->ntnode; n++) {
 		if (!MQ_OK(m, i, m->ntnode))
 			break;
-		if (T(m, i)->type == type)
+		if (T(m, i)->type == type) {
+			m->q->thint = i;
 			return i;
+		}
 		i = T(m, i)->hnext;
 	}
 	if (i)
@@ -306,20 +311,29 @@ fail:
 	return 0;
 }
 
-/* Returns a header and its segments to the free lists. */
+/*
+ * Returns a header and its segments to the free lists. The chain goes back
+ * whole, in order, at the front of the segment list, so the next message
+ * of the same size gets the same segments in the same (usually ascending,
+ * contiguous) order: copies then stream through memory instead of chasing
+ * scattered pointers.
+ */
 void svipc__mq_free_msg_chain(struct mq *m, uint32_t h)
 {
 	struct msg_hdr *hp = H(m, h);
-	uint32_t s = hp->seg;
-	for (uint32_t n = 0; s && n < m->nseg; n++) {
-		if (!MQ_OK(m, s, m->nseg)) {
+	uint32_t first = hp->seg, last = 0;
+	for (uint32_t s = first, n = 0; s; n++) {
+		if (!MQ_OK(m, s, m->nseg) || n >= m->nseg) {
 			MQ_CORRUPT(m);
+			first = 0;
 			break;
 		}
-		uint32_t next = S(m, s)->next;
-		S(m, s)->next = m->q->free_seg;
-		m->q->free_seg = s;
-		s = next;
+		last = s;
+		s = S(m, s)->next;
+	}
+	if (first && last) {
+		S(m, last)->next = m->q->free_seg;
+		m->q->free_seg = first;
 	}
 	hp->seg = 0;
 	STORE(&hp->state, M_FREE);
@@ -415,6 +429,7 @@ int svipc__mq_unlink(struct mq *m, uint32_t h)
 	}
 	q->ntypes--;
 	tnode_unhash(m, t);
+	tp->head = tp->tail = 0;
 	tp->hnext = q->free_tnode;
 	q->free_tnode = t;
 	return m->corrupt ? -EIDRM : 0;
@@ -567,6 +582,7 @@ void svipc__mq_rebuild(struct mq *m)
 	}
 	q->free_tnode = 0;
 	q->bump_tnode = 0;
+	q->thint = 0;
 	q->ntypes = 0;
 	memset(m->bucket, 0, (size_t)m->nbucket * 4);
 	q->ghead = q->gtail = 0;

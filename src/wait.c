@@ -28,6 +28,22 @@ static int ncpus(void)
 	return n;
 }
 
+int svipc__spin_until(int (*ready)(const void *arg), const void *arg)
+{
+	if (ncpus() < 2)
+		return ready(arg);
+	int64_t end = svipc__mono_ns() + spin_ns;
+	for (;;) {
+		for (int k = 0; k < 16; k++) {
+			if (ready(arg))
+				return 1;
+			cpu_relax();
+		}
+		if (svipc__mono_ns() >= end)
+			return ready(arg);
+	}
+}
+
 int svipc__wait(uint32_t *word, int64_t deadline_ns, int64_t slice_ns)
 {
 	if (LOAD(word) == SVIPC_W_WOKEN)

@@ -17,6 +17,13 @@
  */
 int svipc__wait(uint32_t *word, int64_t deadline_ns, int64_t slice_ns);
 
+/*
+ * Spins, within this thread's adaptive spin budget, while ready() is false.
+ * Returns 1 as soon as it is true, 0 if the budget ran out. Used before
+ * taking a lock that would only show "nothing to do yet".
+ */
+int svipc__spin_until(int (*ready)(const void *arg), const void *arg);
+
 /* Marks the waiter WOKEN; enters the kernel only if it sleeps. */
 void svipc__wake(uint32_t *word);
 
