@@ -70,6 +70,16 @@ int svipc_limits_get(struct svipc_limits *limits);
  */
 int svipc_limits_set(const struct svipc_limits *limits);
 
+/*
+ * svipc checks permissions like the kernel, with the caller's euid, egid,
+ * groups and capabilities; it reads them at the first call, after fork and
+ * at each msgget, not at every call (that would cost system calls). A
+ * program that changes its credentials between calls (setuid, setgroups,
+ * capset...) calls this so the next check uses the new ones. The
+ * LD_PRELOAD shim does it for the set*id and setgroups calls it sees.
+ */
+void svipc_refresh_credentials(void);
+
 /* The namespace directory this process uses (SVIPC_DIR or the default). */
 const char *svipc_dir(void);
 

@@ -258,6 +258,11 @@ static void creds_load(void)
 	STORE(&NS.creds_valid, 1);
 }
 
+SVIPC_EXPORT void svipc_refresh_credentials(void)
+{
+	STORE(&NS.creds_valid, 0);
+}
+
 static int in_group(gid_t g)
 {
 	if (g == NS.egid)
@@ -480,6 +485,7 @@ int svipc__ipcget(const struct svipc_type_ops *ops, key_t key, int flg, const vo
 	if (!f)
 		return r;
 	svipc__proc_check();
+	svipc_refresh_credentials(); /* msgget is not a fast path: look again */
 	r = ns_lock(f);
 	if (r < 0)
 		return r;

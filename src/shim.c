@@ -50,6 +50,8 @@
 #include <stdlib.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <grp.h>
+#include <unistd.h>
 
 #include "svipc.h"
 
@@ -167,3 +169,38 @@ SHIM_EXPORT int msgctl(int msqid, int cmd, struct msqid_ds *buf)
 	/* svipc_msgctl treats IPC_64 as the kernel of this architecture does. */
 	return svipc_msgctl(msqid, cmd, buf);
 }
+
+/*
+ * Credential changes. svipc samples euid/egid/groups/capabilities (reading
+ * them at every call would put system calls on the fast path), so the shim
+ * watches the libc calls that change them: it calls the real function and
+ * then has svipc read them again. Programs that change credentials by raw
+ * system calls, or capset(2), are not seen; see svipc_refresh_credentials().
+ */
+#define CRED_WRAPPER(name, params, args)                                          \
+	SHIM_EXPORT int name params                                               \
+	{                                                                         \
+		static void *_Atomic real_;                                       \
+		int (*fn) params = (int (*) params)atomic_load(&real_);           \
+		if (!fn) {                                                        \
+			fn = (int (*) params)next_symbol(#name);                  \
+			atomic_store(&real_, (void *)fn);                         \
+		}                                                                 \
+		if (!fn) {                                                        \
+			errno = ENOSYS;                                           \
+			return -1;                                                \
+		}                                                                 \
+		int ret_ = fn args;                                               \
+		svipc_refresh_credentials();                                      \
+		return ret_;                                                      \
+	}
+
+CRED_WRAPPER(setuid, (uid_t u), (u))
+CRED_WRAPPER(seteuid, (uid_t u), (u))
+CRED_WRAPPER(setreuid, (uid_t ru, uid_t eu), (ru, eu))
+CRED_WRAPPER(setresuid, (uid_t ru, uid_t eu, uid_t su), (ru, eu, su))
+CRED_WRAPPER(setgid, (gid_t g), (g))
+CRED_WRAPPER(setegid, (gid_t g), (g))
+CRED_WRAPPER(setregid, (gid_t rg, gid_t eg), (rg, eg))
+CRED_WRAPPER(setresgid, (gid_t rg, gid_t eg, gid_t sg), (rg, eg, sg))
+CRED_WRAPPER(setgroups, (size_t n, const gid_t *list), (n, list))

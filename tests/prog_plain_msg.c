@@ -110,9 +110,42 @@ static int receiver(int qid)
 	return failures ? 1 : 0;
 }
 
+/*
+ * -u: a queue of mode 0600 made as root, then a child that drops to uid and
+ * gid 65534 with setresgid/setresuid must lose access, as with the kernel.
+ * Exit 0 if so; 77 if not root.
+ */
+static int drop_privileges_check(void)
+{
+	if (geteuid() != 0)
+		return 77;
+	int q = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+	struct { long mtype; char t[8]; } m = { 1, "x" };
+	if (q == -1 || msgsnd(q, &m, sizeof m.t, 0) == -1)
+		return 1;
+	pid_t p = fork();
+	if (p == 0) {
+		alarm(10);
+		if (msgsnd(q, &m, sizeof m.t, IPC_NOWAIT) == -1) /* still root here */
+			_exit(2);
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(3);
+		int ok = msgsnd(q, &m, sizeof m.t, IPC_NOWAIT) == -1 && errno == EACCES &&
+			 msgrcv(q, &m, sizeof m.t, 0, IPC_NOWAIT) == -1 && errno == EACCES &&
+			 msgctl(q, IPC_RMID, NULL) == -1 && errno == EPERM;
+		_exit(ok ? 0 : 4);
+	}
+	int st = 0;
+	waitpid(p, &st, 0);
+	msgctl(q, IPC_RMID, NULL);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 5;
+}
+
 int main(int argc, char **argv)
 {
 	int keep = 0, noop = 0, argi = 1;
+	if (argi < argc && strcmp(argv[argi], "-u") == 0)
+		return drop_privileges_check();
 	if (argi < argc && strcmp(argv[argi], "-k") == 0)
 		keep = 1, argi++;
 	else if (argi < argc && strcmp(argv[argi], "-n") == 0)

@@ -39,7 +39,11 @@
 
 #define SHIM_VERSION "GLIBC_2.2.5"
 
-static const char *const shim_exports[] = { "msgget", "msgsnd", "msgrcv", "msgctl" };
+static const char *const shim_exports[] = { "msgget", "msgsnd", "msgrcv", "msgctl",
+					    /* credential changes, so svipc re-reads them */
+					    "setuid", "seteuid", "setreuid", "setresuid",
+					    "setgid", "setegid", "setregid", "setresgid",
+					    "setgroups" };
 #define N_EXPORTS (sizeof shim_exports / sizeof shim_exports[0])
 
 struct tmsg {
@@ -495,5 +499,11 @@ int main(void)
 		else
 			T_FAIL("kernel queue left at key %#x: msgget = %d", (unsigned)key, left);
 	}
+	/* Credentials dropped under the shim take effect, as with the kernel. */
+	if (geteuid() == 0) {
+		T_EXITED_0(run_prog("-u", 0, NULL, NULL), "privilege drop on svipc");
+		T_EXITED_0(run_prog("-u", 0, "1", NULL), "privilege drop on the kernel");
+	}
+
 	return t_done();
 }
