@@ -50,6 +50,15 @@ static inline long svipc__ret(long r)
 	return r;
 }
 
+/*
+ * fork: every process-wide mutex is taken before fork and released on both
+ * sides after it, so a child never inherits one held by a thread that does
+ * not exist in the child (ns.c registers the handlers, in this order).
+ */
+enum svipc_fork_phase { SVIPC_FORK_PREPARE, SVIPC_FORK_PARENT, SVIPC_FORK_CHILD };
+void svipc__proc_atfork(enum svipc_fork_phase phase);
+void svipc__cache_atfork(enum svipc_fork_phase phase);
+
 /* util.c */
 int svipc__futex_wait(uint32_t *word, uint32_t expect, int64_t timeout_ns);
 int svipc__futex_wake(uint32_t *word, int n);

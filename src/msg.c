@@ -285,7 +285,12 @@ static void wake_receivers_that_can_take(struct mcall *c)
 	}
 }
 
-/* After space was freed (or qbytes raised): wake senders whose messages now fit. */
+/*
+ * After space was freed (or qbytes raised): wake, in arrival order, the
+ * senders whose messages now fit, counting the room each one will take.
+ * A sender whose message does not fit does not hold back a smaller one
+ * behind it (the kernel's ss_wakeup() skips it too).
+ */
 static void wake_senders(struct mcall *c)
 {
 	struct mq *m = &c->m;
@@ -294,7 +299,7 @@ static void wake_senders(struct mcall *c)
 	FOR_WAITERS(m, W_SEND, i, n) {
 		struct msg_waiter *w = W(m, i);
 		if (bytes + w->size > q->qbytes || cnt + 1 > q->qbytes)
-			break;
+			continue;
 		bytes += w->size;
 		cnt++;
 		if (LOAD(&w->word) != SVIPC_W_WOKEN)
@@ -319,7 +324,8 @@ static int wait_turn(struct mcall *c, int kind, int mode, int64_t typ, uint64_t 
 		uint32_t *word = &W(m, slot)->word;
 		uint32_t me = W(m, slot)->token;
 		mq_unlock(c);
-		r = svipc__wait(word, deadline, WAIT_SLICE_NS);
+		/* Spinning pays only while few wait: each spinner holds a CPU. */
+		r = svipc__wait(word, deadline, WAIT_SLICE_NS, slot <= 2);
 		int lr = mq_lock(c);
 		if (lr < 0 && lr != -EIDRM)
 			return lr;

@@ -71,9 +71,31 @@ static struct {
 	ino_t dir_ino;
 } NS = { .mu = PTHREAD_MUTEX_INITIALIZER, .dirfd = -1 };
 
-static void ns_atfork_child(void)
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&NS.mu);
+	svipc__proc_atfork(SVIPC_FORK_PREPARE);
+	svipc__cache_atfork(SVIPC_FORK_PREPARE);
+}
+
+static void atfork_parent(void)
+{
+	svipc__cache_atfork(SVIPC_FORK_PARENT);
+	svipc__proc_atfork(SVIPC_FORK_PARENT);
+	pthread_mutex_unlock(&NS.mu);
+}
+
+static void atfork_child(void)
 {
 	NS.creds_valid = 0;
+	svipc__cache_atfork(SVIPC_FORK_CHILD);
+	svipc__proc_atfork(SVIPC_FORK_CHILD);
+	pthread_mutex_unlock(&NS.mu);
+}
+
+static void atfork_register(void)
+{
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
 static void read_limit(const char *path, uint64_t *v, uint64_t dflt)
@@ -182,16 +204,17 @@ static int ns_open(void)
 	NS.dirfd = dfd;
 	NS.dir_dev = dst.st_dev;
 	NS.dir_ino = dst.st_ino;
-	pthread_atfork(NULL, NULL, ns_atfork_child);
 	STORE(&NS.f, f);
 	return 0;
 }
 
 static struct ns_file *ns_file(int *err)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct ns_file *f = LOAD(&NS.f);
 	if (f)
 		return f;
+	pthread_once(&once, atfork_register);
 	pthread_mutex_lock(&NS.mu);
 	int r = NS.f ? 0 : ns_open();
 	pthread_mutex_unlock(&NS.mu);

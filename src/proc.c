@@ -49,18 +49,23 @@ static struct {
 	uint32_t slot;
 	uint32_t token; /* 0: not registered in this process (yet, or since fork) */
 	pid_t pid;
-	int atfork_done;
 } P = { .mu = PTHREAD_MUTEX_INITIALIZER, .lock_fd = -1 };
 
-static void proc_atfork_child(void)
+void svipc__proc_atfork(enum svipc_fork_phase phase)
 {
-	/* The inherited descriptor shares the parent's lock: let go of it. */
-	if (P.lock_fd >= 0)
-		close(P.lock_fd);
-	P.lock_fd = -1;
-	P.token = 0;
-	P.pid = 0;
-	pthread_mutex_init(&P.mu, NULL);
+	if (phase == SVIPC_FORK_PREPARE) {
+		pthread_mutex_lock(&P.mu);
+		return;
+	}
+	if (phase == SVIPC_FORK_CHILD) {
+		/* The inherited descriptor shares the parent's lock: let go of it. */
+		if (P.lock_fd >= 0)
+			close(P.lock_fd);
+		P.lock_fd = -1;
+		P.token = 0;
+		P.pid = 0;
+	}
+	pthread_mutex_unlock(&P.mu);
 }
 
 int svipc__proc_init(int dirfd, int (*get_dirfd)(void))
@@ -107,21 +112,16 @@ int svipc__proc_init(int dirfd, int (*get_dirfd)(void))
 	P.get_dirfd = get_dirfd;
 	P.dev = st.st_dev;
 	P.ino = st.st_ino;
-	if (!P.atfork_done) {
-		pthread_atfork(NULL, NULL, proc_atfork_child);
-		P.atfork_done = 1;
-	}
 out:
 	pthread_mutex_unlock(&P.mu);
 	return r;
 }
 
-/* Called with P.mu held. */
-static int proc_register(void)
+/* Called with P.mu held; dfd was looked up before (lock order: ns, then P.mu). */
+static int proc_register(int dfd)
 {
 	if (!P.map)
 		return -EINVAL;
-	int dfd = P.get_dirfd();
 	if (dfd < 0)
 		return dfd;
 	int fd = openat(dfd, "procs", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -175,9 +175,10 @@ uint32_t svipc__proc_token(void)
 	uint32_t t = LOAD(&P.token);
 	if (t)
 		return t;
+	int dfd = P.get_dirfd ? P.get_dirfd() : -EINVAL;
 	pthread_mutex_lock(&P.mu);
 	if (!P.token)
-		proc_register();
+		proc_register(dfd);
 	t = P.token;
 	pthread_mutex_unlock(&P.mu);
 	return t;

@@ -129,6 +129,14 @@ struct cache_entry {
 static struct cache_entry *cache[SVIPC_NTYPES];
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 
+void svipc__cache_atfork(enum svipc_fork_phase phase)
+{
+	if (phase == SVIPC_FORK_PREPARE)
+		pthread_mutex_lock(&cache_mu);
+	else
+		pthread_mutex_unlock(&cache_mu);
+}
+
 static struct cache_entry *cache_table(enum svipc_type type)
 {
 	struct cache_entry *t = LOAD(&cache[type]);

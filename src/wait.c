@@ -44,12 +44,12 @@ int svipc__spin_until(int (*ready)(const void *arg), const void *arg)
 	}
 }
 
-int svipc__wait(uint32_t *word, int64_t deadline_ns, int64_t slice_ns)
+int svipc__wait(uint32_t *word, int64_t deadline_ns, int64_t slice_ns, int may_spin)
 {
 	if (LOAD(word) == SVIPC_W_WOKEN)
 		return 0;
 	int64_t now = svipc__mono_ns();
-	if (ncpus() > 1) {
+	if (may_spin && ncpus() > 1) {
 		int64_t spin_end = now + spin_ns;
 		for (;;) {
 			for (int k = 0; k < 32; k++) {

@@ -11,11 +11,11 @@
 
 /*
  * Waits until *word is WOKEN, the absolute CLOCK_MONOTONIC deadline_ns
- * passes (< 0: none) or a signal handler runs. Sleeps at most slice_ns at a
+ * passes (< 0: none) or a signal handler runs; spins first if may_spin. Sleeps at most slice_ns at a
  * time so the caller can re-check the object (a waker may have died).
  * Returns 0 (woken, or a slice ended: re-check), -EINTR, -ETIMEDOUT (deadline).
  */
-int svipc__wait(uint32_t *word, int64_t deadline_ns, int64_t slice_ns);
+int svipc__wait(uint32_t *word, int64_t deadline_ns, int64_t slice_ns, int may_spin);
 
 /*
  * Spins, within this thread's adaptive spin budget, while ready() is false.
