@@ -107,14 +107,18 @@ static int mq_lock(struct mcall *c)
 	int r = svipc__lock(&q->obj.lock);
 	if (r < 0)
 		return r;
+	if (LOAD(&q->obj.removed) == SVIPC_OBJ_MOVED) {
+		/*
+		 * Moved only if the name now has another file: a mover that died
+		 * before its rename (or a scribbler) leaves the mark on a file
+		 * that still has the name, and callers would start over forever.
+		 */
+		int dfd = svipc__ns_dirfd();
+		long g = dfd < 0 ? dfd : svipc__obj_name_gen(dfd, SVIPC_MSG, q->obj.id);
+		if (g >= 0 && (uint32_t)g == q->obj.gen)
+			STORE(&q->obj.removed, 0);
+	}
 	if (r == 1) {
-		if (LOAD(&q->obj.removed) == SVIPC_OBJ_MOVED) {
-			/* Died while moving: moved only if the name has the new file. */
-			int dfd = svipc__ns_dirfd();
-			long g = dfd < 0 ? dfd : svipc__obj_name_gen(dfd, SVIPC_MSG, q->obj.id);
-			if (g >= 0 && (uint32_t)g == q->obj.gen)
-				STORE(&q->obj.removed, 0);
-		}
 		svipc__mq_rebuild(&c->m);
 		waiters_rebuild(&c->m);
 		if (c->m.corrupt)

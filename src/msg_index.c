@@ -154,12 +154,20 @@ static int heap_less(struct mq *m, int which, uint32_t a, uint32_t b)
 
 static void heap_set(struct mq *m, int which, uint32_t pos, uint32_t t)
 {
+	if (pos < 1 || pos > m->ntnode) {
+		MQ_CORRUPT(m);
+		return;
+	}
 	heap_arr(m, which)[pos - 1] = t;
 	*heap_pos(m, which, t) = pos;
 }
 
 static uint32_t heap_at(struct mq *m, int which, uint32_t pos)
 {
+	if (pos < 1 || pos > m->ntnode) {
+		MQ_CORRUPT(m);
+		return 0;
+	}
 	uint32_t t = heap_arr(m, which)[pos - 1];
 	if (!MQ_OK(m, t, m->ntnode)) {
 		MQ_CORRUPT(m);
@@ -495,7 +503,12 @@ uint32_t svipc__mq_find(struct mq *m, int mode, int64_t typ)
 	}
 	if (m->corrupt)
 		return 0;
-	if (h && (!MQ_OK(m, h, m->nhdr) || H(m, h)->state != M_COMMITTED))
+	if (!h)
+		return 0;
+	/* What the indexes point at must be what was asked for. */
+	if (!MQ_OK(m, h, m->nhdr) || H(m, h)->state != M_COMMITTED || H(m, h)->type < 1 ||
+	    H(m, h)->size > q->cbytes ||
+	    (mode != SEARCH_NUMBER && !svipc__mq_match(mode, typ, H(m, h)->type)))
 		return MQ_CORRUPT(m), 0;
 	return h;
 }
@@ -536,10 +549,11 @@ void svipc__mq_rebuild(struct mq *m)
 		struct msg_hdr *hp = H(m, i);
 		if (hp->state != M_COMMITTED)
 			continue;
-		uint32_t need = hp->size > MSG_INLINE ?
-			(hp->size - MSG_INLINE + MSG_SEG_DATA - 1) / MSG_SEG_DATA : 0;
+		uint64_t size = hp->size;
+		uint64_t need = size > MSG_INLINE ?
+			(size - MSG_INLINE + MSG_SEG_DATA - 1) / MSG_SEG_DATA : 0;
 		uint32_t s = hp->seg, k = 0;
-		int ok = hp->type >= 1;
+		int ok = hp->type >= 1 && need <= bs;
 		for (; ok && s && k < need; k++) {
 			if (!MQ_OK(m, s, bs) || used[s]) {
 				ok = 0;
