@@ -23,12 +23,32 @@
  * an update vanishes, after it the update is completed.
  */
 
-#define WAIT_SLICE_NS 100000000LL /* re-check (and reap dead waiters) every 100 ms */
+/*
+ * A blocked call's futex wait ends after this long even without a wake-up,
+ * as a safety net for a waker that died between its unlock and its futex
+ * wake. Long, because a signal handler that runs while the waiter is
+ * between two waits cannot be seen (no EINTR for that call).
+ */
+#define WAIT_SLICE_NS 1000000000LL
 #define MAX_KICKS 8
+#define WAIT_ARMED_NS 1000000LL /* longer than any spin (wait.c): not spinning any more */
 
 #define H(m, i) (&(m)->hdr[(i) - 1])
 #define S(m, i) (&(m)->seg[(i) - 1])
 #define W(m, i) (&(m)->w[(i) - 1])
+
+/* A store that would not change the value would still take the line away from other CPUs. */
+static inline void set_if_changed32(int32_t *p, int32_t v)
+{
+	if (*p != v)
+		*p = v;
+}
+
+static inline void set_if_changed64(int64_t *p, int64_t v)
+{
+	if (*p != v)
+		*p = v;
+}
 
 /* One call's view of a queue, and the futex wake-ups to issue after unlock. */
 struct mcall {
@@ -37,6 +57,7 @@ struct mcall {
 	uint32_t *kick[MAX_KICKS];
 	int nkick;
 	int kick_overflow;
+	int unlocked; /* wait_turn could not take the lock back */
 };
 
 /* ---- the type's hooks for the namespace ---------------------------------------- */
@@ -96,6 +117,18 @@ const struct svipc_type_ops svipc__msg_ops = {
 /* ---- locking, recovery, waiters -------------------------------------------------- */
 
 static void waiters_rebuild(struct mq *m);
+static void waiters_claim(struct mq *m, uint8_t *keep);
+
+/* Applies a committed IPC_SET record; applying it twice is harmless. */
+static void apply_set(struct msg_queue *q)
+{
+	q->qbytes = q->set_qbytes;
+	q->obj.perm.uid = q->set_uid;
+	q->obj.perm.gid = q->set_gid;
+	q->obj.perm.mode = q->set_mode;
+	q->obj.ctime = q->set_ctime;
+	STORE(&q->set_valid, 0);
+}
 
 /*
  * Takes the queue lock, recovering the queue if its holder died. Returns 0;
@@ -119,8 +152,16 @@ static int mq_lock(struct mcall *c)
 			STORE(&q->obj.removed, 0);
 	}
 	if (r == 1) {
-		svipc__mq_rebuild(&c->m);
+		int dfd = svipc__ns_dirfd();
+		if (dfd >= 0)
+			svipc__tmp_cleanup(dfd); /* a mover may have died */
+		if (LOAD(&q->set_valid))
+			apply_set(q);
+		uint8_t *keep = calloc(c->m.nhdr + 1, 1);
+		waiters_claim(&c->m, keep);
+		svipc__mq_rebuild(&c->m, keep);
 		waiters_rebuild(&c->m);
+		free(keep);
 		if (c->m.corrupt)
 			STORE(&q->obj.corrupt, 1);
 		wake_all(c); /* whoever waited on the dead holder re-checks */
@@ -206,6 +247,9 @@ static uint32_t waiter_add(struct mq *m, int kind, int mode, int64_t typ, uint64
 		w->token = svipc__proc_token();
 		w->pid = svipc__proc_pid();
 		w->arrival = m->q->arrival++;
+		w->msg = 0;
+		w->result = 0;
+		w->since = svipc__mono_ns();
 		STORE(&w->word, SVIPC_W_ARMED);
 		list_append(m, i);
 		return i;
@@ -228,6 +272,26 @@ static void waiter_del(struct mq *m, uint32_t i)
 	else
 		*tail = w->prev;
 	w->kind = W_FREE;
+}
+
+/*
+ * Recovery, first step: a reservation stands if its receiver lives and the
+ * message it names is reserved and named by no other; keep[] marks those
+ * messages for svipc__mq_rebuild. (keep NULL: none stands.)
+ */
+static void waiters_claim(struct mq *m, uint8_t *keep)
+{
+	for (uint32_t i = 1; i <= MSG_NWAITERS; i++) {
+		struct msg_waiter *w = W(m, i);
+		uint32_t h = w->msg;
+		if (!h)
+			continue;
+		if (keep && w->kind == W_RECV && MQ_OK(m, h, m->nhdr) && !keep[h] &&
+		    H(m, h)->state == M_RESERVED && svipc__proc_alive(w->token))
+			keep[h] = 1;
+		else
+			w->msg = 0; /* the message goes back in the queue */
+	}
 }
 
 /* Recovery: both lists again from the slots of live waiters, in arrival order. */
@@ -254,38 +318,138 @@ static void waiters_rebuild(struct mq *m)
 		list_append(m, order[k]);
 }
 
+static void unreserve(struct mcall *c, struct msg_waiter *w);
+
+/*
+ * Before a waiter is chosen: one may have been killed while it waited, and
+ * would take a wake-up (or a message) meant for a live one. A waiter that
+ * registered moments ago is spinning, so it runs; others (asleep, or armed
+ * for longer than any spin) are asked about, which costs a system call
+ * only on the path where waking them costs one anyway. A dead one is
+ * passed over; reap_dead_waiters() frees its slot later.
+ */
+static int waiter_lives(struct mq *m, uint32_t i)
+{
+	struct msg_waiter *w = W(m, i);
+	uint32_t word = LOAD(&w->word);
+	/* Armed and recent: it is spinning (or about to sleep), so it runs.
+	 * (Woken proves nothing: IPC_SET and recovery wake the dead too.) */
+	if (word == SVIPC_W_ARMED && svipc__mono_ns() - w->since < WAIT_ARMED_NS)
+		return 1;
+	return svipc__proc_alive(w->token);
+}
+
 /* Drops the slots of waiters that died while blocked (called after a quiet slice). */
 static void reap_dead_waiters(struct mcall *c)
 {
 	struct mq *m = &c->m;
 	for (uint32_t i = 1; i <= MSG_NWAITERS; i++) {
 		struct msg_waiter *w = W(m, i);
-		if (w->kind != W_FREE && !svipc__proc_alive(w->token))
+		if (w->kind != W_FREE && !svipc__proc_alive(w->token)) {
 			waiter_del(m, i);
-	}
-}
-
-/* After a send: wake the first receiver, in arrival order, that can take it. */
-static void wake_receiver_for(struct mcall *c, int64_t type)
-{
-	struct mq *m = &c->m;
-	FOR_WAITERS(m, W_RECV, i, n) {
-		struct msg_waiter *w = W(m, i);
-		if (LOAD(&w->word) != SVIPC_W_WOKEN && svipc__mq_match(w->mode, w->msgtyp, type)) {
-			wake_one(c, i);
-			return;
+			if (w->msg)
+				unreserve(c, w);
 		}
 	}
 }
 
-/* A woken receiver that did not take a message passes its wake-up on. */
-static void wake_receivers_that_can_take(struct mcall *c)
+/*
+ * A committed, unlinked message goes to the first blocked receiver, in
+ * arrival order, that selects it, as the kernel's pipelined_send() does:
+ * the message is reserved for that receiver (it stays in the file, so a
+ * receiver killed before taking it loses nothing: see unreserve). Receivers
+ * whose buffer is too small on the way get E2BIG. With no taker the
+ * message joins the queue. Called locked.
+ */
+static int offer(struct mcall *c, uint32_t h)
 {
 	struct mq *m = &c->m;
+	struct msg_queue *q = m->q;
+	struct msg_hdr *hp = H(m, h);
 	FOR_WAITERS(m, W_RECV, i, n) {
 		struct msg_waiter *w = W(m, i);
-		if (LOAD(&w->word) != SVIPC_W_WOKEN && svipc__mq_find(m, w->mode, w->msgtyp))
+		if (w->msg || w->result || !svipc__mq_match(w->mode, w->msgtyp, hp->type))
+			continue;
+		if (!waiter_lives(m, i))
+			continue;
+		if (w->size < hp->size) {
+			w->result = -E2BIG;
 			wake_one(c, i);
+			continue;
+		}
+		w->msg = h;
+		STORE(&hp->state, M_RESERVED);
+		q->nreserved++;
+		q->cbytes += hp->size;
+		q->qnum++;
+		set_if_changed32(&q->lrpid, w->pid);
+		set_if_changed64(&q->rtime, svipc__real_sec());
+		wake_one(c, i);
+		return 0;
+	}
+	if (m->corrupt || svipc__mq_link(m, h) < 0)
+		return -EIDRM;
+	q->cbytes += hp->size;
+	q->qnum++;
+	if (q->noverflow) {
+		STORE(&q->overflow, q->overflow + 1);
+		c->kick_overflow = 1;
+	}
+	return 0;
+}
+
+/* Takes a reservation back; returns the message (still counted as queued) or 0. */
+static uint32_t take_back(struct mcall *c, struct msg_waiter *w)
+{
+	struct mq *m = &c->m;
+	uint32_t h = w->msg;
+	w->msg = 0;
+	if (!MQ_OK(m, h, m->nhdr) || H(m, h)->state != M_RESERVED) {
+		MQ_CORRUPT(m);
+		return 0;
+	}
+	STORE(&H(m, h)->state, M_COMMITTED);
+	if (m->q->nreserved)
+		m->q->nreserved--;
+	return h;
+}
+
+/* A reserved message whose receiver is gone is offered again. */
+static void unreserve(struct mcall *c, struct msg_waiter *w)
+{
+	struct mq *m = &c->m;
+	uint32_t h = take_back(c, w);
+	if (!h)
+		return;
+	m->q->cbytes -= MIN(m->q->cbytes, (uint64_t)H(m, h)->size); /* offer counts it again */
+	m->q->qnum -= MIN(m->q->qnum, (uint64_t)1);
+	offer(c, h);
+}
+
+/* A reserved message goes back in the queue, at its place; its receiver looks again. */
+static void unreserve_in_place(struct mcall *c, struct msg_waiter *w)
+{
+	uint32_t h = take_back(c, w);
+	if (h && svipc__mq_link(&c->m, h) < 0)
+		MQ_CORRUPT(&c->m);
+}
+
+/*
+ * Messages handed to receivers that died go back to the queue before
+ * anyone looks at it (IPC_STAT, MSG_COPY), so what is counted is what can
+ * be seen. Costs a system call per reservation, only while there are any.
+ */
+static void reap_reserved(struct mcall *c)
+{
+	struct mq *m = &c->m;
+	if (!m->q->nreserved)
+		return;
+	for (uint32_t i = 1; i <= MSG_NWAITERS; i++) {
+		struct msg_waiter *w = W(m, i);
+		if (w->kind == W_RECV && w->msg && !svipc__proc_alive(w->token)) {
+			waiter_del(m, i);
+			unreserve(c, w);
+		}
 	}
 }
 
@@ -302,7 +466,7 @@ static void wake_senders(struct mcall *c)
 	uint64_t bytes = q->cbytes, cnt = q->qnum;
 	FOR_WAITERS(m, W_SEND, i, n) {
 		struct msg_waiter *w = W(m, i);
-		if (bytes + w->size > q->qbytes || cnt + 1 > q->qbytes)
+		if (bytes + w->size > q->qbytes || cnt + 1 > q->qbytes || !waiter_lives(m, i))
 			continue;
 		bytes += w->size;
 		cnt++;
@@ -313,31 +477,19 @@ static void wake_senders(struct mcall *c)
 
 /*
  * Blocks until woken, a slice passes, the deadline passes or a signal
- * arrives. Called and returns with the lock held (0 or -EIDRM from mq_lock
- * are both "locked"). Returns 0 to re-check, -EINTR, -EAGAIN (deadline), or
- * another -errno with the lock released.
+ * arrives. Called and returns with the lock held (unless c->unlocked is
+ * set, when it could not be taken back). Returns 0 to re-check, or with
+ * *reserved set to a message a sender handed us; -E2BIG if a sender found
+ * our buffer too small; -EINTR; -EAGAIN (deadline); or another -errno.
  */
 static int wait_turn(struct mcall *c, int kind, int mode, int64_t typ, uint64_t size,
-		     int64_t deadline)
+		     int64_t deadline, uint32_t *reserved)
 {
 	struct mq *m = &c->m;
 	struct msg_queue *q = m->q;
 	uint32_t slot = waiter_add(m, kind, mode, typ, size);
-	int r, woken = 0;
-	if (slot) {
-		uint32_t *word = &W(m, slot)->word;
-		uint32_t me = W(m, slot)->token;
-		mq_unlock(c);
-		/* Spinning pays only while few wait: each spinner holds a CPU. */
-		r = svipc__wait(word, deadline, WAIT_SLICE_NS, slot <= 2);
-		int lr = mq_lock(c);
-		if (lr < 0 && lr != -EIDRM)
-			return lr;
-		struct msg_waiter *w = W(m, slot);
-		woken = LOAD(&w->word) == SVIPC_W_WOKEN;
-		if (w->kind == kind && w->token == me)
-			waiter_del(m, slot);
-	} else {
+	int r, woken = 0, result = 0;
+	if (!slot) {
 		/* No free slot: poll the overflow word, which every change bumps. */
 		uint32_t v = LOAD(&q->overflow);
 		q->noverflow++;
@@ -349,20 +501,57 @@ static int wait_turn(struct mcall *c, int kind, int mode, int64_t typ, uint64_t 
 		if (r == -ETIMEDOUT)
 			r = (deadline >= 0 && svipc__mono_ns() >= deadline) ? -ETIMEDOUT : 0;
 		int lr = mq_lock(c);
-		if (lr < 0 && lr != -EIDRM)
+		if (lr < 0 && lr != -EIDRM) {
+			c->unlocked = 1;
 			return lr;
+		}
 		if (q->noverflow)
 			q->noverflow--;
+		return r == -ETIMEDOUT ? -EAGAIN : r;
 	}
-	if (!woken && r == 0)
+	/*
+	 * The slot stays registered until we leave, so a waiter keeps its place
+	 * in line across slices. A slice that ends with no wake-up is only a
+	 * safety net (a waker may have died between its unlock and its futex
+	 * wake); then we reap dead waiters and look whether we can go on.
+	 */
+	uint32_t me = W(m, slot)->token;
+	for (;;) {
+		mq_unlock(c);
+		/* Spinning pays only while few wait: each spinner holds a CPU. */
+		r = svipc__wait(&W(m, slot)->word, deadline, WAIT_SLICE_NS, slot <= 2);
+		int lr = mq_lock(c);
+		if (lr < 0 && lr != -EIDRM) {
+			c->unlocked = 1;
+			return lr;
+		}
+		struct msg_waiter *w = W(m, slot);
+		if (w->kind != kind || w->token != me)
+			return 0; /* our slot was reaped (recovery): look again */
+		woken = LOAD(&w->word) == SVIPC_W_WOKEN;
+		if (woken || w->msg || w->result || r < 0 || lr < 0 || LOAD(&q->obj.removed))
+			break;
 		reap_dead_waiters(c);
-	if (r < 0 && woken) {
-		/* We leave with a wake-up meant for someone who can proceed: pass it on. */
-		if (kind == W_RECV)
-			wake_receivers_that_can_take(c);
-		else
-			wake_senders(c);
+		if (w->msg || w->result)
+			break;
+		if (kind == W_RECV ? svipc__mq_find(m, mode, typ) != 0
+				   : (q->cbytes + size <= q->qbytes && q->qnum + 1 <= q->qbytes))
+			break;
+		if (m->corrupt)
+			break;
 	}
+	struct msg_waiter *w = W(m, slot);
+	/* A message handed to us is ours even if a signal came too. */
+	*reserved = w->msg;
+	result = w->result;
+	w->msg = 0;
+	waiter_del(m, slot);
+	if (*reserved)
+		return 0;
+	if (result)
+		return result;
+	if (r < 0 && woken && kind == W_SEND)
+		wake_senders(c); /* we leave with a wake-up meant for a sender: pass it on */
 	if (r == -ETIMEDOUT)
 		return -EAGAIN;
 	return r;
@@ -388,6 +577,7 @@ static int mq_open(int id, struct mcall *c)
 {
 	c->nkick = 0;
 	c->kick_overflow = 0;
+	c->unlocked = 0;
 	int r = svipc__get(&svipc__msg_ops, id, &c->ref);
 	if (r < 0)
 		return r;
@@ -429,19 +619,6 @@ static int64_t deadline_of(const struct timespec *timeout)
 
 /* ---- send ------------------------------------------------------------------------ */
 
-/* A store that would not change the value would still take the line away from other CPUs. */
-static inline void set_if_changed32(int32_t *p, int32_t v)
-{
-	if (*p != v)
-		*p = v;
-}
-
-static inline void set_if_changed64(int64_t *p, int64_t v)
-{
-	if (*p != v)
-		*p = v;
-}
-
 /* Unlocked peeks, for spinning only: the decision is always made locked. */
 static int queue_not_empty(const void *arg)
 {
@@ -469,6 +646,10 @@ static void copy_in(struct mq *m, uint32_t h, const char *src, size_t n)
 	memcpy(hp->data, src, k);
 	src += k, n -= k;
 	for (uint32_t s = hp->seg; n; s = S(m, s)->next) {
+		if (!MQ_OK(m, s, m->nseg) || S(m, s)->owner != h) {
+			MQ_CORRUPT(m);
+			return;
+		}
 		if (s < m->nseg)
 			__builtin_prefetch(S(m, s + 1), 1); /* chains are mostly contiguous */
 		k = MIN(n, (size_t)MSG_SEG_DATA);
@@ -516,22 +697,15 @@ static long do_msgsnd(int id, const void *msgp, size_t msgsz, int flg, int64_t d
 				struct msg_hdr *hp = H(m, h);
 				hp->type = mtype;
 				copy_in(m, h, (const char *)msgp + sizeof(long), msgsz);
-				hp->seq = q->next_seq++;
-				STORE(&hp->state, M_COMMITTED); /* the commit point */
-				if (svipc__mq_link(m, h) < 0) {
+				if (m->corrupt) {
 					r = -EIDRM;
 					break;
 				}
-				q->cbytes += msgsz;
-				q->qnum++;
+				hp->seq = q->next_seq++;
+				STORE(&hp->state, M_COMMITTED); /* the commit point */
 				set_if_changed32(&q->lspid, svipc__proc_pid());
 				set_if_changed64(&q->stime, svipc__real_sec());
-				wake_receiver_for(&c, mtype);
-				if (q->noverflow) {
-					STORE(&q->overflow, q->overflow + 1);
-					c.kick_overflow = 1;
-				}
-				r = 0;
+				r = offer(&c, h);
 				break;
 			}
 			if (m->corrupt) {
@@ -544,9 +718,10 @@ static long do_msgsnd(int id, const void *msgp, size_t msgsz, int flg, int64_t d
 			r = -EAGAIN;
 			break;
 		}
-		r = wait_turn(&c, W_SEND, 0, 0, msgsz, deadline);
-		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EIDRM && r != -ESTALE)
-			goto out; /* lost the lock */
+		uint32_t none = 0;
+		r = wait_turn(&c, W_SEND, 0, 0, msgsz, deadline, &none);
+		if (c.unlocked)
+			goto out;
 	}
 	mq_unlock(&c);
 out:
@@ -566,7 +741,7 @@ static void copy_out(struct mq *m, uint32_t h, char *msgp, size_t n)
 	memcpy(dst, hp->data, k);
 	dst += k, n -= k;
 	for (uint32_t s = hp->seg; n; s = S(m, s)->next) {
-		if (!MQ_OK(m, s, m->nseg)) {
+		if (!MQ_OK(m, s, m->nseg) || S(m, s)->owner != h) {
 			MQ_CORRUPT(m);
 			return;
 		}
@@ -576,6 +751,30 @@ static void copy_out(struct mq *m, uint32_t h, char *msgp, size_t n)
 		memcpy(dst, S(m, s)->data, k);
 		dst += k, n -= k;
 	}
+}
+
+/* Takes the message a sender reserved for this receiver. Called locked. */
+static long take_reserved(struct mcall *c, uint32_t h, void *msgp, size_t bufsz)
+{
+	struct mq *m = &c->m;
+	if (!MQ_OK(m, h, m->nhdr) || H(m, h)->state != M_RESERVED) {
+		MQ_CORRUPT(m);
+		return -EIDRM;
+	}
+	size_t n = MIN(bufsz, (size_t)H(m, h)->size);
+	copy_out(m, h, msgp, n);
+	if (m->corrupt)
+		return -EIDRM;
+	size_t size = H(m, h)->size;
+	STORE(&H(m, h)->state, M_CONSUMED); /* the commit point */
+	svipc__mq_free_msg_chain(m, h);
+	struct msg_queue *q = m->q;
+	if (q->nreserved)
+		q->nreserved--;
+	q->cbytes -= MIN(q->cbytes, (uint64_t)size);
+	q->qnum -= MIN(q->qnum, (uint64_t)1);
+	wake_senders(c);
+	return (long)n;
 }
 
 static int convert_mode(long *msgtyp, int flg)
@@ -623,6 +822,7 @@ static long do_msgrcv(int id, void *msgp, size_t bufsz, long msgtyp, int flg, in
 	r = mq_lock(&c);
 	if (r < 0 && r != -EIDRM)
 		goto out;
+	int reaped = 0;
 	for (int waited = 0; r == 0; waited = 1) {
 		if (svipc__perm_check(&q->obj.perm, S_IRUGO)) {
 			r = -EACCES;
@@ -632,6 +832,8 @@ static long do_msgrcv(int id, void *msgp, size_t bufsz, long msgtyp, int flg, in
 			r = removed_error(q, waited);
 			break;
 		}
+		if (flg & MSG_COPY)
+			reap_reserved(&c);
 		uint32_t h = svipc__mq_find(m, mode, msgtyp);
 		if (m->corrupt) {
 			r = -EIDRM;
@@ -642,8 +844,6 @@ static long do_msgrcv(int id, void *msgp, size_t bufsz, long msgtyp, int flg, in
 			size_t size = hp->size;
 			if (bufsz < size && !(flg & MSG_NOERROR)) {
 				r = -E2BIG;
-				if (waited) /* we were woken for it: let someone else try */
-					wake_receivers_that_can_take(&c);
 				break;
 			}
 			if (flg & MSG_COPY) {
@@ -679,13 +879,25 @@ static long do_msgrcv(int id, void *msgp, size_t bufsz, long msgtyp, int flg, in
 			r = (long)n;
 			break;
 		}
+		if (q->nreserved && !reaped) {
+			/* A message handed to a receiver that died comes back first. */
+			reaped = 1;
+			reap_reserved(&c);
+			continue;
+		}
 		if (flg & IPC_NOWAIT) {
 			r = -ENOMSG;
 			break;
 		}
-		r = wait_turn(&c, W_RECV, mode, msgtyp, bufsz, deadline);
-		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EIDRM && r != -ESTALE)
+		uint32_t got = 0;
+		r = wait_turn(&c, W_RECV, mode, msgtyp, (flg & MSG_NOERROR) ? UINT64_MAX : bufsz,
+			      deadline, &got);
+		if (c.unlocked)
 			goto out;
+		if (got) {
+			r = take_reserved(&c, got, msgp, bufsz);
+			break;
+		}
 	}
 	mq_unlock(&c);
 out:
@@ -809,7 +1021,8 @@ static int grow_init(void *base, size_t size, void *arg)
 	}
 	if (r < 0)
 		return r;
-	if (om->corrupt || nm.corrupt || nq->qnum != oq->qnum)
+	/* Messages handed to receivers stay behind: they take them from this file. */
+	if (om->corrupt || nm.corrupt || nq->qnum != oq->qnum - oq->nreserved)
 		return -EIDRM;
 	STORE(&nq->obj.magic, MSG_MAGIC);
 	return 0;
@@ -830,6 +1043,16 @@ static int msg_grow(struct mcall *c, uint64_t cap)
 {
 	if (cap > (1u << 30))
 		return -ENOMEM;
+	/*
+	 * Messages handed to receivers go back in the queue and move with it;
+	 * their receivers, woken below, find them in the new file. (Taking
+	 * them from this file would lose them if those receivers died.)
+	 */
+	for (uint32_t i = 1; i <= MSG_NWAITERS; i++) {
+		struct msg_waiter *w = W(&c->m, i);
+		if (w->kind == W_RECV && w->msg)
+			unreserve_in_place(c, w);
+	}
 	int dfd = svipc__ns_dirfd();
 	if (dfd < 0)
 		return dfd;
@@ -890,6 +1113,7 @@ static long do_msgctl(int id, int cmd, struct msqid_ds *buf)
 		r = removed_error(q, 0);
 		goto unlock;
 	}
+	reap_reserved(&c);
 	switch (cmd) {
 	case MSG_STAT:
 	case IPC_STAT:
@@ -924,11 +1148,13 @@ static long do_msgctl(int id, int cmd, struct msqid_ds *buf)
 			r = -ESTALE; /* apply the change to the new file */
 			break;
 		}
-		q->qbytes = in.msg_qbytes;
-		q->obj.perm.uid = in.msg_perm.uid;
-		q->obj.perm.gid = in.msg_perm.gid;
-		q->obj.perm.mode = (q->obj.perm.mode & ~0777u) | (in.msg_perm.mode & 0777u);
-		q->obj.ctime = svipc__real_sec();
+		q->set_uid = in.msg_perm.uid;
+		q->set_gid = in.msg_perm.gid;
+		q->set_mode = (q->obj.perm.mode & ~0777u) | (in.msg_perm.mode & 0777u);
+		q->set_qbytes = in.msg_qbytes;
+		q->set_ctime = svipc__real_sec();
+		STORE(&q->set_valid, 1); /* the commit point */
+		apply_set(q);
 		/* Like the kernel: senders may fit now, receivers re-check permissions. */
 		wake_all(&c);
 		r = 0;

@@ -8,7 +8,7 @@
 
 #define MSG_MAGIC 0x51475653u /* "SVGQ" */
 #define MSG_INLINE 24         /* payload bytes in the message header itself */
-#define MSG_SEG_DATA 60       /* payload bytes per continuation segment */
+#define MSG_SEG_DATA 56       /* payload bytes per continuation segment */
 #define MSG_NWAITERS 128      /* waiter slots; more waiters poll the overflow word */
 
 /*
@@ -20,8 +20,13 @@
  * memory a queue touches grows with its contents.
  */
 
-/* Message states: the commit points of send and receive. */
-enum { M_FREE = 0, M_WRITING = 1, M_COMMITTED = 2, M_CONSUMED = 3 };
+/*
+ * Message states: the commit points of send and receive. M_RESERVED is a
+ * committed message that a sender handed to a blocked receiver (as the
+ * kernel's pipelined_send does): it is out of the indexes and the counters,
+ * and only that receiver takes it. Recovery treats it as M_COMMITTED.
+ */
+enum { M_FREE = 0, M_WRITING = 1, M_COMMITTED = 2, M_CONSUMED = 3, M_RESERVED = 4 };
 
 struct msg_hdr {
 	uint32_t state;
@@ -36,6 +41,7 @@ struct msg_hdr {
 
 struct msg_seg {
 	uint32_t next;
+	uint32_t owner; /* the header it belongs to: a stolen segment is detected */
 	uint8_t data[MSG_SEG_DATA];
 };
 
@@ -58,9 +64,12 @@ struct msg_waiter {
 	int32_t kind;
 	int32_t mode;   /* receivers: search mode */
 	int64_t msgtyp; /* receivers: selector */
-	uint64_t size;  /* senders: message size */
+	uint64_t size;  /* senders: message size; receivers: the most they take */
 	int32_t pid;
 	uint32_t arrival; /* order of registration, for rebuilding the lists */
+	uint32_t msg;     /* receivers: the message reserved for it (M_RESERVED) */
+	int32_t result;   /* receivers: -E2BIG if a sender found the buffer too small */
+	int64_t since;    /* CLOCK_MONOTONIC ns when it registered */
 };
 
 /*
@@ -83,11 +92,19 @@ struct msg_queue {
 	uint32_t overflow;  /* futex word for those */
 	uint32_t arrival;   /* next waiter arrival number */
 	int32_t lspid, lrpid; /* written only when they change */
-	uint32_t pad0;
+	uint32_t nreserved; /* messages handed to receivers not yet taken (derived) */
 	/* cold */
 	int64_t stime, rtime; /* written only when they change */
 	uint32_t nhdr, nseg, ntnode, nbucket; /* geometry, fixed at creation */
 	uint64_t off_hdr, off_seg, off_tnode, off_bucket, off_hseq, off_htype, off_waiter;
+	/*
+	 * IPC_SET's redo record: the new values are written here, set_valid is
+	 * the commit point, then they are applied. Recovery applies a valid
+	 * record again, so an IPC_SET is all or nothing.
+	 */
+	uint32_t set_valid, set_uid, set_gid, set_mode;
+	uint64_t set_qbytes;
+	int64_t set_ctime;
 };
 
 _Static_assert(offsetof(struct msg_queue, cbytes) == 80, "hot fields start in line 1");
@@ -96,7 +113,7 @@ _Static_assert(offsetof(struct msg_queue, stime) == 192, "hot fields fill lines 
 _Static_assert(sizeof(struct msg_hdr) == 64, "msg_hdr is an ABI");
 _Static_assert(sizeof(struct msg_seg) == 64, "msg_seg is an ABI");
 _Static_assert(sizeof(struct msg_tnode) == 32, "msg_tnode is an ABI");
-_Static_assert(sizeof(struct msg_waiter) == 48, "msg_waiter is an ABI");
+_Static_assert(sizeof(struct msg_waiter) == 64, "msg_waiter is an ABI");
 
 /* Search modes, as the kernel's convert_mode() names them. */
 enum { SEARCH_ANY = 1, SEARCH_EQUAL, SEARCH_NOTEQUAL, SEARCH_LESSEQUAL, SEARCH_NUMBER };
@@ -127,7 +144,7 @@ void svipc__mq_free_msg_chain(struct mq *m, uint32_t h);
 int svipc__mq_link(struct mq *m, uint32_t h);
 int svipc__mq_unlink(struct mq *m, uint32_t h);
 uint32_t svipc__mq_find(struct mq *m, int mode, int64_t typ);
-void svipc__mq_rebuild(struct mq *m);
+void svipc__mq_rebuild(struct mq *m, const uint8_t *keep);
 int svipc__mq_match(int mode, int64_t typ, int64_t msgtype);
 
 #define MQ_CORRUPT(m) ((m)->corrupt = 1)

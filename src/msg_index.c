@@ -308,7 +308,9 @@ uint32_t svipc__mq_alloc_msg(struct mq *m, uint32_t size)
 		uint32_t s = alloc_seg(m);
 		if (!s)
 			goto fail;
+
 		S(m, s)->next = 0;
+		S(m, s)->owner = h;
 		*link = s;
 		link = &S(m, s)->next;
 		left -= MIN(left, MSG_SEG_DATA);
@@ -350,33 +352,72 @@ void svipc__mq_free_msg_chain(struct mq *m, uint32_t h)
 
 /* ---- link / unlink ------------------------------------------------------------ */
 
+/*
+ * Links committed message h into the indexes at its place in seq order:
+ * at the tail, except for a reserved message handed back by a receiver that
+ * died (or never came), which goes back among the younger ones.
+ */
 int svipc__mq_link(struct mq *m, uint32_t h)
 {
 	struct msg_queue *q = m->q;
 	struct msg_hdr *hp = H(m, h);
 	/* queue order */
-	hp->gnext = 0;
-	hp->gprev = q->gtail;
-	if (q->gtail) {
-		if (!MQ_OK(m, q->gtail, m->nhdr))
+	uint32_t after = q->gtail;
+	for (uint32_t n = 0; after && n <= m->nhdr; n++) {
+		if (!MQ_OK(m, after, m->nhdr))
 			return MQ_CORRUPT(m), -EIDRM;
-		H(m, q->gtail)->gnext = h;
-	} else {
-		q->ghead = h;
+		if (H(m, after)->seq < hp->seq)
+			break;
+		after = H(m, after)->gprev;
 	}
-	q->gtail = h;
+	hp->gprev = after;
+	hp->gnext = after ? H(m, after)->gnext : q->ghead;
+	if (hp->gnext) {
+		if (!MQ_OK(m, hp->gnext, m->nhdr))
+			return MQ_CORRUPT(m), -EIDRM;
+		H(m, hp->gnext)->gprev = h;
+	} else {
+		q->gtail = h;
+	}
+	if (after)
+		H(m, after)->gnext = h;
+	else
+		q->ghead = h;
 	/* type FIFO */
 	hp->tnext = 0;
 	uint32_t t = tnode_find(m, hp->type);
 	if (m->corrupt)
 		return -EIDRM;
 	if (t) {
-		uint32_t tail = T(m, t)->tail;
-		if (!MQ_OK(m, tail, m->nhdr))
+		struct msg_tnode *tp = T(m, t);
+		if (!MQ_OK(m, tp->tail, m->nhdr) || !MQ_OK(m, tp->head, m->nhdr))
 			return MQ_CORRUPT(m), -EIDRM;
-		H(m, tail)->tnext = h;
-		T(m, t)->tail = h;
-		return 0;
+		if (H(m, tp->tail)->seq < hp->seq) {
+			H(m, tp->tail)->tnext = h;
+			tp->tail = h;
+			return 0;
+		}
+		if (hp->seq < H(m, tp->head)->seq) {
+			/* The new oldest of its type: it moves up in the seq heap. */
+			hp->tnext = tp->head;
+			tp->head = h;
+			if (q->ntypes > 1)
+				heap_up(m, HEAP_SEQ, tp->pos_seq);
+			return m->corrupt ? -EIDRM : 0;
+		}
+		uint32_t p = tp->head;
+		for (uint32_t n = 0; n <= m->nhdr; n++) {
+			uint32_t nx = H(m, p)->tnext;
+			if (!nx || H(m, nx)->seq > hp->seq) {
+				hp->tnext = nx;
+				H(m, p)->tnext = h;
+				return 0;
+			}
+			if (!MQ_OK(m, nx, m->nhdr))
+				break;
+			p = nx;
+		}
+		return MQ_CORRUPT(m), -EIDRM;
 	}
 	t = alloc_tnode(m);
 	if (!t || q->ntypes >= m->ntnode)
@@ -524,12 +565,13 @@ static int cmp_seq(const void *a, const void *b, void *arg)
 
 /*
  * Rebuilds every derived structure from the message headers: committed
- * messages stay (in seq order), anything else is freed. Also validates each
+ * messages stay (in seq order), and so do reserved ones whose receiver
+ * lives (keep[h] set: they stay out of the indexes); anything else is freed. Also validates each
  * committed message's segment chain; a message whose chain is broken or
  * shared is dropped rather than trusted. Counters are recomputed. Safe to
  * run any number of times, and to be cut short by death at any point.
  */
-void svipc__mq_rebuild(struct mq *m)
+void svipc__mq_rebuild(struct mq *m, const uint8_t *keep)
 {
 	struct msg_queue *q = m->q;
 	uint32_t bh = MIN(q->bump_hdr, m->nhdr), bs = MIN(q->bump_seg, m->nseg);
@@ -543,11 +585,15 @@ void svipc__mq_rebuild(struct mq *m)
 		MQ_CORRUPT(m);
 		return;
 	}
-	uint32_t nlive = 0;
+	uint32_t nlive = 0, nreserved = 0;
 	uint64_t bytes = 0, maxseq = 0;
 	for (uint32_t i = 1; i <= bh; i++) {
 		struct msg_hdr *hp = H(m, i);
-		if (hp->state != M_COMMITTED)
+		/* A message handed to a live receiver stays its own; others go back. */
+		int reserved = hp->state == M_RESERVED && keep && keep[i];
+		if (hp->state == M_RESERVED && !reserved)
+			hp->state = M_COMMITTED;
+		if (hp->state != M_COMMITTED && !reserved)
 			continue;
 		uint64_t size = hp->size;
 		uint64_t need = size > MSG_INLINE ?
@@ -555,7 +601,7 @@ void svipc__mq_rebuild(struct mq *m)
 		uint32_t s = hp->seg, k = 0;
 		int ok = hp->type >= 1 && need <= bs;
 		for (; ok && s && k < need; k++) {
-			if (!MQ_OK(m, s, bs) || used[s]) {
+			if (!MQ_OK(m, s, bs) || used[s] || S(m, s)->owner != i) {
 				ok = 0;
 				break;
 			}
@@ -571,7 +617,10 @@ void svipc__mq_rebuild(struct mq *m)
 			hp->state = M_FREE;
 			continue;
 		}
-		live[nlive++] = i;
+		if (reserved)
+			nreserved++;
+		else
+			live[nlive++] = i;
 		bytes += hp->size;
 		if (hp->seq >= maxseq)
 			maxseq = hp->seq + 1;
@@ -581,7 +630,7 @@ void svipc__mq_rebuild(struct mq *m)
 	/* Free lists from scratch, lowest index first. */
 	q->free_hdr = 0;
 	for (uint32_t i = bh; i >= 1; i--) {
-		if (H(m, i)->state == M_COMMITTED)
+		if (H(m, i)->state == M_COMMITTED || H(m, i)->state == M_RESERVED)
 			continue;
 		H(m, i)->state = M_FREE;
 		H(m, i)->seg = 0;
@@ -603,8 +652,9 @@ void svipc__mq_rebuild(struct mq *m)
 	m->corrupt = 0;
 	for (uint32_t k = 0; k < nlive; k++)
 		svipc__mq_link(m, live[k]);
-	q->qnum = nlive;
+	q->qnum = nlive + nreserved; /* reserved messages count as queued until taken */
 	q->cbytes = bytes;
+	q->nreserved = nreserved;
 	if (q->next_seq < maxseq)
 		q->next_seq = maxseq;
 	free(live);

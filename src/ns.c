@@ -370,6 +370,9 @@ static void entry_unlink(enum svipc_type type, int id)
  */
 static void ns_recover(struct ns_file *f)
 {
+	int dfd = ns_dirfd_checked();
+	if (dfd >= 0)
+		svipc__tmp_cleanup(dfd); /* a creator may have died */
 	for (int t = 0; t < SVIPC_NTYPES; t++) {
 		struct ns_table *tb = &f->t[t];
 		uint32_t in_use = 0, hi = 0;

@@ -1,6 +1,9 @@
 /* region.c - object files: atomic creation, validated mapping, per-process cache. */
 #include "region.h"
 #include "internal.h"
+#include "proc.h"
+
+#include <dirent.h>
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -16,6 +19,37 @@ static const char *const type_names[SVIPC_NTYPES] = { "msg", "shm", "sem" };
 void svipc__obj_name(char *buf, size_t len, enum svipc_type type, int id)
 {
 	snprintf(buf, len, "%s.%d", type_names[type], id);
+}
+
+/*
+ * Temporary files carry their maker's process token, so that whoever
+ * recovers after a death can tell a dead maker's leftovers from a live
+ * maker's work in progress (svipc__tmp_cleanup).
+ */
+static void tmp_name(char *buf, size_t len)
+{
+	snprintf(buf, len, ".tmp.%08x.%llx", svipc__proc_token(),
+		 (unsigned long long)svipc__mono_ns());
+}
+
+void svipc__tmp_cleanup(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, ".tmp.", 5) != 0)
+			continue;
+		uint32_t token = (uint32_t)strtoul(e->d_name + 5, NULL, 16);
+		if (!svipc__proc_alive(token))
+			unlinkat(dirfd, e->d_name, 0);
+	}
+	closedir(d);
 }
 
 static int file_fill(int fd, size_t size, mode_t mode,
@@ -58,7 +92,7 @@ fallback:
 	if (fd >= 0)
 		close(fd);
 	char tmp[64];
-	snprintf(tmp, sizeof tmp, ".tmp.%d.%lx", (int)getpid(), (unsigned long)svipc__mono_ns());
+	tmp_name(tmp, sizeof tmp);
 	fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
@@ -75,7 +109,7 @@ int svipc__file_replace(int dirfd, const char *name, size_t size, mode_t mode,
 			void (*commit)(void *arg, int ok), void *arg)
 {
 	char tmp[64];
-	snprintf(tmp, sizeof tmp, ".tmp.%d.%lx", (int)getpid(), (unsigned long)svipc__mono_ns());
+	tmp_name(tmp, sizeof tmp);
 	int fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;

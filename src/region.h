@@ -72,6 +72,9 @@ int svipc__file_replace(int dirfd, const char *name, size_t size, mode_t mode,
 			int (*init)(void *base, size_t size, void *arg),
 			void (*commit)(void *arg, int ok), void *arg);
 
+/* Removes temporary files left by processes that died making them. */
+void svipc__tmp_cleanup(int dirfd);
+
 /* The gen of the object file currently named (type, id), or -errno. */
 long svipc__obj_name_gen(int dirfd, enum svipc_type type, int id);
 
