@@ -86,18 +86,28 @@ static void wake_all(struct mcall *c);
 static int mq_lock(struct mcall *c);
 static void mq_unlock(struct mcall *c);
 
-static void msg_remove(struct svipc_obj *o, size_t size)
+/*
+ * Returns -ESTALE, removing nothing, if the queue moved to a larger file
+ * meanwhile: the caller then removes the file that has the name now.
+ */
+static int msg_remove(struct svipc_obj *o, size_t size)
 {
 	struct mcall c = { .ref = { .obj = o, .size = size } };
 	if (svipc__mq_view(&c.m, (struct msg_queue *)o, size) < 0) {
-		STORE(&o->removed, 1);
-		return;
+		STORE(&o->removed, SVIPC_OBJ_REMOVED);
+		return 0;
 	}
 	int r = mq_lock(&c);
-	STORE(&o->removed, 1);
-	wake_all(&c);
-	if (r == 0 || r == -EIDRM)
+	int locked = r == 0 || r == -EIDRM;
+	if (locked && LOAD(&o->removed) == SVIPC_OBJ_MOVED) {
 		mq_unlock(&c);
+		return -ESTALE;
+	}
+	STORE(&o->removed, SVIPC_OBJ_REMOVED);
+	wake_all(&c);
+	if (locked)
+		mq_unlock(&c);
+	return 0;
 }
 
 static uint64_t msg_max_objects(const struct svipc_ns_limits *lim)
@@ -275,34 +285,39 @@ static void waiter_del(struct mq *m, uint32_t i)
 }
 
 /*
- * Recovery, first step: a reservation stands if its receiver lives and the
+ * Recovery, first step, with one look at who lives: the slots of dead
+ * waiters are freed; a reservation stands if its receiver lives and the
  * message it names is reserved and named by no other; keep[] marks those
- * messages for svipc__mq_rebuild. (keep NULL: none stands.)
+ * messages for svipc__mq_rebuild (keep NULL: none stands).
  */
 static void waiters_claim(struct mq *m, uint8_t *keep)
 {
 	for (uint32_t i = 1; i <= MSG_NWAITERS; i++) {
 		struct msg_waiter *w = W(m, i);
 		uint32_t h = w->msg;
+		int live = (w->kind == W_RECV || w->kind == W_SEND) && svipc__proc_alive(w->token);
+		if (!live)
+			w->kind = W_FREE;
 		if (!h)
 			continue;
-		if (keep && w->kind == W_RECV && MQ_OK(m, h, m->nhdr) && !keep[h] &&
-		    H(m, h)->state == M_RESERVED && svipc__proc_alive(w->token))
+		if (live && keep && w->kind == W_RECV && MQ_OK(m, h, m->nhdr) && !keep[h] &&
+		    H(m, h)->state == M_RESERVED)
 			keep[h] = 1;
 		else
 			w->msg = 0; /* the message goes back in the queue */
 	}
 }
 
-/* Recovery: both lists again from the slots of live waiters, in arrival order. */
+/* Recovery: both lists again from the slots waiters_claim kept, in arrival order. */
 static void waiters_rebuild(struct mq *m)
 {
 	struct msg_queue *q = m->q;
 	uint32_t order[MSG_NWAITERS];
 	uint32_t n = 0;
+	q->noverflow = 0; /* slotless waiters that died are not counted any more */
 	for (uint32_t i = 1; i <= MSG_NWAITERS; i++) {
 		struct msg_waiter *w = W(m, i);
-		if ((w->kind == W_RECV || w->kind == W_SEND) && svipc__proc_alive(w->token))
+		if (w->kind == W_RECV || w->kind == W_SEND)
 			order[n++] = i;
 		else
 			w->kind = W_FREE;
@@ -379,9 +394,7 @@ static int offer(struct mcall *c, uint32_t h)
 		}
 		w->msg = h;
 		STORE(&hp->state, M_RESERVED);
-		q->nreserved++;
-		q->cbytes += hp->size;
-		q->qnum++;
+		q->nreserved++; /* not counted in qnum/cbytes: the kernel never queues it */
 		set_if_changed32(&q->lrpid, w->pid);
 		set_if_changed64(&q->rtime, svipc__real_sec());
 		wake_one(c, i);
@@ -417,13 +430,10 @@ static uint32_t take_back(struct mcall *c, struct msg_waiter *w)
 /* A reserved message whose receiver is gone is offered again. */
 static void unreserve(struct mcall *c, struct msg_waiter *w)
 {
-	struct mq *m = &c->m;
 	uint32_t h = take_back(c, w);
 	if (!h)
 		return;
-	m->q->cbytes -= MIN(m->q->cbytes, (uint64_t)H(m, h)->size); /* offer counts it again */
-	m->q->qnum -= MIN(m->q->qnum, (uint64_t)1);
-	offer(c, h);
+	offer(c, h); /* counted if it joins the queue, even above msg_qbytes */
 }
 
 /* A reserved message goes back in the queue, at its place; its receiver looks again. */
@@ -432,6 +442,10 @@ static void unreserve_in_place(struct mcall *c, struct msg_waiter *w)
 	uint32_t h = take_back(c, w);
 	if (h && svipc__mq_link(&c->m, h) < 0)
 		MQ_CORRUPT(&c->m);
+	if (h) {
+		c->m.q->cbytes += H(&c->m, h)->size;
+		c->m.q->qnum++;
+	}
 }
 
 /*
@@ -765,15 +779,10 @@ static long take_reserved(struct mcall *c, uint32_t h, void *msgp, size_t bufsz)
 	copy_out(m, h, msgp, n);
 	if (m->corrupt)
 		return -EIDRM;
-	size_t size = H(m, h)->size;
 	STORE(&H(m, h)->state, M_CONSUMED); /* the commit point */
 	svipc__mq_free_msg_chain(m, h);
-	struct msg_queue *q = m->q;
-	if (q->nreserved)
-		q->nreserved--;
-	q->cbytes -= MIN(q->cbytes, (uint64_t)size);
-	q->qnum -= MIN(q->qnum, (uint64_t)1);
-	wake_senders(c);
+	if (m->q->nreserved)
+		m->q->nreserved--;
 	return (long)n;
 }
 
@@ -1021,8 +1030,7 @@ static int grow_init(void *base, size_t size, void *arg)
 	}
 	if (r < 0)
 		return r;
-	/* Messages handed to receivers stay behind: they take them from this file. */
-	if (om->corrupt || nm.corrupt || nq->qnum != oq->qnum - oq->nreserved)
+	if (om->corrupt || nm.corrupt || nq->qnum != oq->qnum)
 		return -EIDRM;
 	STORE(&nq->obj.magic, MSG_MAGIC);
 	return 0;

@@ -408,6 +408,8 @@ int svipc__mq_link(struct mq *m, uint32_t h)
 		uint32_t p = tp->head;
 		for (uint32_t n = 0; n <= m->nhdr; n++) {
 			uint32_t nx = H(m, p)->tnext;
+			if (nx && !MQ_OK(m, nx, m->nhdr))
+				break;
 			if (!nx || H(m, nx)->seq > hp->seq) {
 				hp->tnext = nx;
 				H(m, p)->tnext = h;
@@ -617,13 +619,14 @@ void svipc__mq_rebuild(struct mq *m, const uint8_t *keep)
 			hp->state = M_FREE;
 			continue;
 		}
-		if (reserved)
-			nreserved++;
-		else
-			live[nlive++] = i;
-		bytes += hp->size;
 		if (hp->seq >= maxseq)
 			maxseq = hp->seq + 1;
+		if (reserved) {
+			nreserved++;
+			continue; /* handed over: not counted, as in the kernel */
+		}
+		live[nlive++] = i;
+		bytes += hp->size;
 	}
 	qsort_r(live, nlive, sizeof *live, cmp_seq, m);
 
@@ -652,7 +655,7 @@ void svipc__mq_rebuild(struct mq *m, const uint8_t *keep)
 	m->corrupt = 0;
 	for (uint32_t k = 0; k < nlive; k++)
 		svipc__mq_link(m, live[k]);
-	q->qnum = nlive + nreserved; /* reserved messages count as queued until taken */
+	q->qnum = nlive;
 	q->cbytes = bytes;
 	q->nreserved = nreserved;
 	if (q->next_seq < maxseq)

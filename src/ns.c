@@ -64,7 +64,7 @@ static struct {
 	int creds_valid;
 	uid_t euid;
 	gid_t egid;
-	int ngroups;
+	int ngroups; /* -1: more than fit in groups[]; asked for at each check */
 	gid_t groups[64];
 	uint64_t caps;
 	dev_t dir_dev; /* what NS.dirfd must still be (see ns_dirfd_checked) */
@@ -276,7 +276,7 @@ static void creds_load(void)
 	NS.euid = geteuid();
 	NS.egid = getegid();
 	int n = getgroups(ARRAY_SIZE(NS.groups), NS.groups);
-	NS.ngroups = n < 0 ? 0 : n;
+	NS.ngroups = n >= 0 ? n : (errno == EINVAL ? -1 : 0);
 	NS.caps = svipc__effective_caps();
 	STORE(&NS.creds_valid, 1);
 }
@@ -290,6 +290,17 @@ static int in_group(gid_t g)
 {
 	if (g == NS.egid)
 		return 1;
+	if (NS.ngroups < 0) {
+		/* More supplementary groups than we cache: ask each time. */
+		int n = getgroups(0, NULL);
+		gid_t *all = n > 0 ? malloc(sizeof(gid_t) * (size_t)n) : NULL;
+		int found = 0;
+		n = all ? getgroups(n, all) : 0;
+		for (int i = 0; i < n && !found; i++)
+			found = all[i] == g;
+		free(all);
+		return found;
+	}
 	for (int i = 0; i < NS.ngroups; i++)
 		if (NS.groups[i] == g)
 			return 1;
@@ -337,6 +348,24 @@ void svipc__perm_to_user(const struct svipc_perm *p, struct ipc_perm *out)
 /* ---- the key table -------------------------------------------------------- */
 
 static void ns_recover(struct ns_file *f);
+
+/*
+ * Marks the object that has the name of `id` removed. If it moved to a
+ * larger file while we waited for its lock, the file that has the name now
+ * is the one to remove (an IPC_SET that grows the queue races IPC_RMID).
+ */
+static void remove_object(const struct svipc_type_ops *ops, int id)
+{
+	for (int tries = 0; tries < 16; tries++) {
+		struct svipc_ref ref;
+		if (svipc__obj_get(ns_dirfd_checked, ops->type, ops->magic, id, &ref) < 0)
+			return;
+		int r = ops->remove(ref.obj, ref.size);
+		svipc__obj_put(&ref);
+		if (r != -ESTALE)
+			return;
+	}
+}
 
 /* Locks the namespace, recovering it if the previous holder died. */
 static int ns_lock(struct ns_file *f)
@@ -388,13 +417,8 @@ static void ns_recover(struct ns_file *f)
 				hi = i + 1;
 				continue;
 			case ENT_REMOVING:
-				if (all_ops[t]) {
-					struct svipc_ref ref;
-					if (svipc__obj_get(ns_dirfd_checked, t, all_ops[t]->magic, id, &ref) == 0) {
-						all_ops[t]->remove(ref.obj, ref.size);
-						svipc__obj_put(&ref);
-					}
-				}
+				if (all_ops[t])
+					remove_object(all_ops[t], id);
 				/* fall through */
 			default:
 				entry_unlink(t, id);
@@ -561,11 +585,7 @@ int svipc__ipc_remove(const struct svipc_type_ops *ops, int id)
 	}
 	/* From here a dead holder's removal is completed by ns_recover(). */
 	STORE(&e->state, ENT_REMOVING);
-	struct svipc_ref ref;
-	if (svipc__obj_get(ns_dirfd_checked, ops->type, ops->magic, id, &ref) == 0) {
-		ops->remove(ref.obj, ref.size);
-		svipc__obj_put(&ref);
-	}
+	remove_object(ops, id);
 	entry_unlink(ops->type, id);
 	e->key = IPC_PRIVATE;
 	STORE(&e->state, ENT_FREE);

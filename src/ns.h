@@ -27,8 +27,11 @@ struct svipc_type_ops {
 		    const void *params);
 	/* Extra checks when opening an existing object by key (e.g. size). */
 	int (*more_checks)(struct svipc_obj *o, size_t size, const void *params);
-	/* Marks the object removed and wakes its waiters; takes the object lock. */
-	void (*remove)(struct svipc_obj *o, size_t size);
+	/*
+	 * Marks the object removed and wakes its waiters; takes the object lock.
+	 * -ESTALE if the object moved to another file under the same name.
+	 */
+	int (*remove)(struct svipc_obj *o, size_t size);
 	/* The limit on the number of objects of this type. */
 	uint64_t (*max_objects)(const struct svipc_ns_limits *lim);
 };

@@ -288,7 +288,8 @@ int svipc__obj_get(int (*dirfd)(void), enum svipc_type type, uint32_t magic, int
 			e->base = m;
 			e->size = size;
 			e->view_ok = 0;
-			__atomic_store_n(&e->users, 1, __ATOMIC_SEQ_CST);
+			/* An add, not a store: a reader's pin taken meanwhile must stay counted. */
+			__atomic_fetch_add(&e->users, 1, __ATOMIC_SEQ_CST);
 			__atomic_store_n(&e->id, id, __ATOMIC_SEQ_CST);
 			pthread_mutex_unlock(&cache_mu);
 			ref->obj = m;
