@@ -679,8 +679,17 @@ static void reap_orphans(void)
 	}
 }
 
+/*
+ * Each run starts after a short pause: right after a run, the next one on
+ * this machine measured up to 2.5x slower (256-byte 1p->1c after a kernel run:
+ * ~0.9M msg/s for svipc instead of ~2.2M; 100 ms of rest was enough), which
+ * penalised whichever side came second.
+ */
+#define SETTLE_US 300000
+
 static void run_one(const struct workload *w, int a, struct result *out)
 {
+	sleep_us(SETTLE_US);
 	memset(sh, 0, sizeof *sh);
 	cur_api = a;
 	pid_t p = fork();
