@@ -653,23 +653,43 @@ static int queue_has_room(const void *arg)
 	       LOAD_RELAXED(&a->q->obj.removed);
 }
 
-static void copy_in(struct mq *m, uint32_t h, const char *src, size_t n)
+/*
+ * Copies n payload bytes between buf and message h, in the direction
+ * to_msg says. Every link of the chain is checked, and so is each
+ * segment's owner: a broken or stolen chain marks the queue corrupt.
+ */
+static inline void chain_copy(struct mq *m, uint32_t h, char *buf, size_t n, int to_msg)
 {
 	struct msg_hdr *hp = H(m, h);
 	size_t k = MIN(n, (size_t)MSG_INLINE);
-	memcpy(hp->data, src, k);
-	src += k, n -= k;
+	if (to_msg)
+		memcpy(hp->data, buf, k);
+	else
+		memcpy(buf, hp->data, k);
+	buf += k, n -= k;
 	for (uint32_t s = hp->seg; n; s = S(m, s)->next) {
 		if (!MQ_OK(m, s, m->nseg) || S(m, s)->owner != h) {
 			MQ_CORRUPT(m);
 			return;
 		}
-		if (s < m->nseg)
-			__builtin_prefetch(S(m, s + 1), 1); /* chains are mostly contiguous */
+		if (s < m->nseg) { /* chains are mostly contiguous */
+			if (to_msg)
+				__builtin_prefetch(S(m, s + 1), 1);
+			else
+				__builtin_prefetch(S(m, s + 1), 0);
+		}
 		k = MIN(n, (size_t)MSG_SEG_DATA);
-		memcpy(S(m, s)->data, src, k);
-		src += k, n -= k;
+		if (to_msg)
+			memcpy(S(m, s)->data, buf, k);
+		else
+			memcpy(buf, S(m, s)->data, k);
+		buf += k, n -= k;
 	}
+}
+
+static void copy_in(struct mq *m, uint32_t h, const char *src, size_t n)
+{
+	chain_copy(m, h, (char *)src, n, 1);
 }
 
 static long do_msgsnd(int id, const void *msgp, size_t msgsz, int flg, int64_t deadline)
@@ -747,24 +767,9 @@ out:
 
 static void copy_out(struct mq *m, uint32_t h, char *msgp, size_t n)
 {
-	struct msg_hdr *hp = H(m, h);
-	long t = (long)hp->type;
+	long t = (long)H(m, h)->type;
 	memcpy(msgp, &t, sizeof t);
-	char *dst = msgp + sizeof(long);
-	size_t k = MIN(n, (size_t)MSG_INLINE);
-	memcpy(dst, hp->data, k);
-	dst += k, n -= k;
-	for (uint32_t s = hp->seg; n; s = S(m, s)->next) {
-		if (!MQ_OK(m, s, m->nseg) || S(m, s)->owner != h) {
-			MQ_CORRUPT(m);
-			return;
-		}
-		if (s < m->nseg)
-			__builtin_prefetch(S(m, s + 1), 0); /* chains are mostly contiguous */
-		k = MIN(n, (size_t)MSG_SEG_DATA);
-		memcpy(dst, S(m, s)->data, k);
-		dst += k, n -= k;
-	}
+	chain_copy(m, h, msgp + sizeof(long), n, 0);
 }
 
 /* Takes the message a sender reserved for this receiver. Called locked. */
