@@ -1088,7 +1088,7 @@ static void trial(uint64_t seed, long i, int after_map)
 	/* SVIPC_CORRUPT_NOFORK=1 with SVIPC_CORRUPT_TRIAL: run in this process, for a debugger. */
 	pid_t pid = SH->verbose && getenv("SVIPC_CORRUPT_NOFORK") ? 0 : fork();
 	if (pid == 0) {
-		alarm(5);
+		alarm(20); /* generous: a loaded CI machine (ASan, -j2) is slow */
 		if (after_map) {
 			struct msqid_ds ds;
 			svipc_msgctl(SH->qid, IPC_STAT, &ds);
@@ -1126,7 +1126,7 @@ static void trial(uint64_t seed, long i, int after_map)
 		what = "a call gave a wrong result";
 	} else if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM) {
 		ST.hung++;
-		what = "the calls hung (killed after 5 s)";
+		what = "the calls hung (killed after 20 s)";
 	} else if (WIFSIGNALED(st)) {
 		ST.crashed++;
 		snprintf(buf, sizeof buf, "the child crashed: signal %d (%s)", WTERMSIG(st),
