@@ -14,18 +14,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
-struct qops {
-	const char *name;
-	int kernel;
-	int (*get)(key_t, int);
-	int (*snd)(int, const void *, size_t, int);
-	ssize_t (*rcv)(int, void *, size_t, long, int);
-	int (*ctl)(int, int, struct msqid_ds *);
-};
-
-static const struct qops KOPS = { "kernel", 1, msgget, msgsnd, msgrcv, msgctl };
-static const struct qops SOPS = { "svipc", 0, svipc_msgget, svipc_msgsnd, svipc_msgrcv,
-				  svipc_msgctl };
+static const struct msg_impl KOPS = T_KERNEL_IMPL;
+static const struct msg_impl SOPS = T_SVIPC_IMPL;
 
 static int kernel_ok;
 static volatile int kernel_ids[64];
@@ -104,7 +94,7 @@ static void setup(unsigned seconds)
 }
 
 /* A fresh private queue; kernel ones are remembered for removal. */
-static int q_new(const struct qops *o)
+static int q_new(const struct msg_impl *o)
 {
 	int id = (int)T_OK(o->get(IPC_PRIVATE, IPC_CREAT | 0600));
 	if (o->kernel && id != -1 && nkernel_ids < 64)
@@ -112,7 +102,7 @@ static int q_new(const struct qops *o)
 	return id;
 }
 
-static void q_rm(const struct qops *o, int id)
+static void q_rm(const struct msg_impl *o, int id)
 {
 	if (id == -1)
 		return;
@@ -122,7 +112,7 @@ static void q_rm(const struct qops *o, int id)
 			kernel_ids[i] = -1;
 }
 
-static void q_set_qbytes(const struct qops *o, int id, unsigned long qbytes)
+static void q_set_qbytes(const struct msg_impl *o, int id, unsigned long qbytes)
 {
 	struct msqid_ds ds;
 	T_OK(o->ctl(id, IPC_STAT, &ds));
@@ -130,7 +120,7 @@ static void q_set_qbytes(const struct qops *o, int id, unsigned long qbytes)
 	T_OK(o->ctl(id, IPC_SET, &ds));
 }
 
-static void q_stat(const struct qops *o, int id, unsigned long *qnum, unsigned long *cbytes)
+static void q_stat(const struct msg_impl *o, int id, unsigned long *qnum, unsigned long *cbytes)
 {
 	struct msqid_ds ds;
 	memset(&ds, 0, sizeof ds);
@@ -261,7 +251,7 @@ struct tmsg {
 
 /* One blocking call made by a child; results land in shared memory. */
 struct call {
-	const struct qops *o;
+	const struct msg_impl *o;
 	int id;
 	int send;         /* 1: msgsnd(mtype, size), 0: msgrcv(msgtyp, bufsz) */
 	long typ;
@@ -347,7 +337,7 @@ static pid_t start_call(struct call *c, const char *what)
 	return p;
 }
 
-static void send_text(const struct qops *o, int id, long type, const char *text, size_t size)
+static void send_text(const struct msg_impl *o, int id, long type, const char *text, size_t size)
 {
 	struct tmsg m;
 	memset(&m, 0, sizeof m);
@@ -363,7 +353,7 @@ static void send_text(const struct qops *o, int id, long type, const char *text,
  * re-check slice); a loaded machine must not make them fail, while a real
  * bug fails every attempt.
  */
-static void retry3(void (*fn)(const struct qops *, struct call *), const struct qops *o,
+static void retry3(void (*fn)(const struct msg_impl *, struct call *), const struct msg_impl *o,
 		   struct call *c, const char *name)
 {
 	for (int a = 0; a < 3; a++) {

@@ -9,6 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/msg.h>
+
+#include "svipc.h"
+
+/* One message-queue implementation: the kernel's (libc) or svipc's. */
+struct msg_impl {
+	const char *name;
+	int kernel;
+	int (*get)(key_t, int);
+	int (*snd)(int, const void *, size_t, int);
+	ssize_t (*rcv)(int, void *, size_t, long, int);
+	int (*ctl)(int, int, struct msqid_ds *);
+};
+
+#define T_KERNEL_IMPL { "kernel", 1, msgget, msgsnd, msgrcv, msgctl }
+#define T_SVIPC_IMPL { "svipc", 0, svipc_msgget, svipc_msgsnd, svipc_msgrcv, svipc_msgctl }
 
 static int t_failures;
 static pid_t t_owner_pid;

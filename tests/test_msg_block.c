@@ -48,7 +48,7 @@
 /* ---- the scenarios --------------------------------------------------------------- */
 
 /* A receiver blocks until a sender delivers. */
-static void recv_blocks(const struct qops *o, struct call *c)
+static void recv_blocks(const struct msg_impl *o, struct call *c)
 {
 	int id = q_new(o);
 	memset(c, 0, sizeof *c);
@@ -75,7 +75,7 @@ static void recv_blocks(const struct qops *o, struct call *c)
 }
 
 /* msgsnd blocks while full (by bytes, then by count) and proceeds when space is freed. */
-static void send_blocks_when_full(const struct qops *o, struct call *c)
+static void send_blocks_when_full(const struct msg_impl *o, struct call *c)
 {
 	int id = q_new(o);
 	struct tmsg m;
@@ -143,7 +143,7 @@ static void send_blocks_when_full(const struct qops *o, struct call *c)
  * proceed at once (Linux wakes every sender whose message fits; ss_wakeup()
  * in ipc/msg.c), not stay behind the big one.
  */
-static void small_sender_not_stuck_behind_big(const struct qops *o, struct call *c)
+static void small_sender_not_stuck_behind_big(const struct msg_impl *o, struct call *c)
 {
 	int id = q_new(o);
 	struct tmsg m;
@@ -184,7 +184,7 @@ static void small_sender_not_stuck_behind_big(const struct qops *o, struct call 
 }
 
 /* IPC_RMID while a receiver and a sender are blocked wakes both with EIDRM. */
-static void rmid_wakes_all(const struct qops *o, struct call *c)
+static void rmid_wakes_all(const struct msg_impl *o, struct call *c)
 {
 	int id = q_new(o);
 	q_set_qbytes(o, id, 16);
@@ -213,7 +213,7 @@ static void rmid_wakes_all(const struct qops *o, struct call *c)
 }
 
 /* A handler installed with SA_RESTART interrupts blocked calls: EINTR, not restarted. */
-static void sa_restart_gives_eintr(const struct qops *o, struct call *c)
+static void sa_restart_gives_eintr(const struct msg_impl *o, struct call *c)
 {
 	int id = q_new(o);
 	*c = (struct call){ .o = o, .id = id, .typ = 0, .size = 64, .handler = 1 };
@@ -269,7 +269,7 @@ static void sa_restart_gives_eintr(const struct qops *o, struct call *c)
  * must not be lost (the call would block on, as if restarted). Stops at the
  * first signal that does not interrupt the call.
  */
-static void signal_at_any_time(const struct qops *o, struct call *c)
+static void signal_at_any_time(const struct msg_impl *o, struct call *c)
 {
 	int id = q_new(o);
 	uint32_t seed = (uint32_t)getpid() * 2654435761u;
@@ -311,7 +311,7 @@ static void signal_at_any_time(const struct qops *o, struct call *c)
  * Signals without a handler: SIGSTOP + SIGCONT (stopped for longer than a
  * 100 ms slice) and SIGWINCH (ignored by default) do not end the call.
  */
-static void stop_cont_does_not_fail(const struct qops *o, struct call *c)
+static void stop_cont_does_not_fail(const struct msg_impl *o, struct call *c)
 {
 	int id = q_new(o);
 	*c = (struct call){ .o = o, .id = id, .typ = 0, .size = 64 };
@@ -382,7 +382,7 @@ static struct timespec ts_ms(long ms)
 }
 
 /* svipc_msgrcv_timed / svipc_msgsnd_timed. */
-static void timed_calls(const struct qops *o, struct call *c)
+static void timed_calls(const struct msg_impl *o, struct call *c)
 {
 	int id = q_new(o);
 	struct tmsg m;
@@ -500,9 +500,9 @@ int main(void)
 {
 	setup(60);
 	struct call *c = shared_alloc(4096);
-	const struct qops *impls[2] = { &KOPS, &SOPS };
+	const struct msg_impl *impls[2] = { &KOPS, &SOPS };
 	for (int k = kernel_ok ? 0 : 1; k < 2; k++) {
-		const struct qops *o = impls[k];
+		const struct msg_impl *o = impls[k];
 		int before = t_failures;
 		RUN(recv_blocks, o, c);
 		RUN(send_blocks_when_full, o, c);

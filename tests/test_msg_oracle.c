@@ -74,15 +74,6 @@
 #define NOBODY_UID 65534
 #define NOBODY_GID 65534
 
-struct api {
-	const char *name;
-	int kernel;
-	int (*get)(key_t, int);
-	int (*snd)(int, const void *, size_t, int);
-	ssize_t (*rcv)(int, void *, size_t, long, int);
-	int (*ctl)(int, int, struct msqid_ds *);
-};
-
 #if defined(__SANITIZE_ADDRESS__)
 /*
  * AddressSanitizer's msgsnd interceptor checks msgsz bytes of the buffer
@@ -99,9 +90,8 @@ static int k_msgsnd(int q, const void *p, size_t n, int f)
 #define K_MSGSND msgsnd
 #endif
 
-static const struct api K = { "kernel", 1, msgget, K_MSGSND, msgrcv, msgctl };
-static const struct api S = { "svipc", 0, svipc_msgget, svipc_msgsnd, svipc_msgrcv,
-			      svipc_msgctl };
+static const struct msg_impl K = { "kernel", 1, msgget, K_MSGSND, msgrcv, msgctl };
+static const struct msg_impl S = T_SVIPC_IMPL;
 
 #define TLINES 1200
 #define TLEN 320
@@ -176,7 +166,7 @@ static void kclean(void)
 	sh->nkq = 0;
 }
 
-static void track(const struct api *A, int id)
+static void track(const struct msg_impl *A, int id)
 {
 	if (!A->kernel || id < 0)
 		return;
@@ -354,7 +344,7 @@ static void ds_str(char *b, size_t n, const struct msqid_ds *d, int id)
 
 /* ----------------------------------------------------- recorded wrappers */
 
-static int r_get(const struct api *A, const char *what, key_t key, int flg)
+static int r_get(const struct msg_impl *A, const char *what, key_t key, int flg)
 {
 	errno = 0;
 	int r = A->get(key, flg);
@@ -365,7 +355,7 @@ static int r_get(const struct api *A, const char *what, key_t key, int flg)
 	return r;
 }
 
-static int r_snd(const struct api *A, const char *what, int id, long type, size_t len,
+static int r_snd(const struct msg_impl *A, const char *what, int id, long type, size_t len,
 		 int flg)
 {
 	unsigned s = ++g_seq;
@@ -381,7 +371,7 @@ static int r_snd(const struct api *A, const char *what, int id, long type, size_
 	return r;
 }
 
-static ssize_t r_rcv(const struct api *A, const char *what, int id, size_t sz, long typ,
+static ssize_t r_rcv(const struct msg_impl *A, const char *what, int id, size_t sz, long typ,
 		     int flg)
 {
 	char out[160];
@@ -412,7 +402,7 @@ static ssize_t r_rcv(const struct api *A, const char *what, int id, size_t sz, l
 	return r;
 }
 
-static int r_stat(const struct api *A, const char *what, int id)
+static int r_stat(const struct msg_impl *A, const char *what, int id)
 {
 	struct msqid_ds d;
 	char b[256];
@@ -430,7 +420,7 @@ static int r_stat(const struct api *A, const char *what, int id)
 }
 
 /* MSG_STAT / MSG_STAT_ANY at an index; idxname is how the index is printed. */
-static int r_mstat(const struct api *A, const char *what, int idx, const char *idxname,
+static int r_mstat(const struct msg_impl *A, const char *what, int idx, const char *idxname,
 		   int cmd)
 {
 	struct msqid_ds d;
@@ -468,7 +458,7 @@ static const char *octv(long long v)
 }
 
 /* IPC_SET: start from IPC_STAT (or zeros if that fails), change the given fields. */
-static int r_set(const struct api *A, const char *what, int id, long long mode, long long uid,
+static int r_set(const struct msg_impl *A, const char *what, int id, long long mode, long long uid,
 		 long long gid, long long qbytes)
 {
 	struct msqid_ds d;
@@ -493,7 +483,7 @@ static int r_set(const struct api *A, const char *what, int id, long long mode, 
 	return r;
 }
 
-static int r_ctl(const struct api *A, const char *what, int id, int cmd)
+static int r_ctl(const struct msg_impl *A, const char *what, int id, int cmd)
 {
 	struct msqid_ds d;
 	memset(&d, 0, sizeof d);
@@ -517,7 +507,7 @@ static const char *vs_proc(long v, long proc)
  * IPC_INFO / MSG_INFO. nq/nmsg/nbytes: what this scenario has created, the
  * lower bounds for MSG_INFO's counts (the kernel's include other users').
  */
-static int r_info(const struct api *A, const char *what, int id, int cmd, int nq, long nmsg,
+static int r_info(const struct msg_impl *A, const char *what, int id, int cmd, int nq, long nmsg,
 		  long nbytes)
 {
 	struct msginfo mi;
@@ -553,7 +543,7 @@ static int r_info(const struct api *A, const char *what, int id, int cmd, int nq
 }
 
 /* Index of queue id (for MSG_STAT), found by scanning 0..MSG_INFO's top index. */
-static int find_index(const struct api *A, int id)
+static int find_index(const struct msg_impl *A, int id)
 {
 	struct msginfo mi;
 	int top = A->ctl(0, MSG_INFO, (struct msqid_ds *)(void *)&mi);
@@ -567,7 +557,7 @@ static int find_index(const struct api *A, int id)
 	return -1;
 }
 
-static int top_index(const struct api *A)
+static int top_index(const struct msg_impl *A)
 {
 	struct msginfo mi;
 	return A->ctl(0, MSG_INFO, (struct msqid_ds *)(void *)&mi);
@@ -651,7 +641,7 @@ static void on_usr1(int s)
 
 /* -------------------------------------------------------------- scenarios */
 
-static void sc_get_private(const struct api *A)
+static void sc_get_private(const struct msg_impl *A)
 {
 	int a = r_get(A, "", IPC_PRIVATE, 0600);
 	r_stat(A, "fresh", a);
@@ -665,7 +655,7 @@ static void sc_get_private(const struct api *A)
 	r_ctl(A, "", c, IPC_RMID);
 }
 
-static void sc_get_keyed(const struct api *A)
+static void sc_get_keyed(const struct msg_impl *A)
 {
 	key_t k = sh->key[0], k2 = sh->key[1];
 	r_get(A, "absent", k, 0600);
@@ -689,7 +679,7 @@ static void sc_get_keyed(const struct api *A)
 	r_ctl(A, "", q3, IPC_RMID);
 }
 
-static void sc_get_mode(const struct api *A)
+static void sc_get_mode(const struct msg_impl *A)
 {
 	static const int modes[] = { 0, 0400, 0200, 0421, 0777, 0644, 0111 };
 	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
@@ -705,7 +695,7 @@ static void sc_get_mode(const struct api *A)
 	r_ctl(A, "", q, IPC_RMID);
 }
 
-static void sc_snd_invalid(const struct api *A)
+static void sc_snd_invalid(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	r_snd(A, "mtype 0", q, 0, 1, NW);
@@ -727,7 +717,7 @@ static void sc_snd_invalid(const struct api *A)
 	r_ctl(A, "", q, IPC_RMID);
 }
 
-static void sc_zero_len(const struct api *A)
+static void sc_zero_len(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	r_snd(A, "", q, 1, 0, NW);
@@ -740,7 +730,7 @@ static void sc_zero_len(const struct api *A)
 	r_ctl(A, "", q, IPC_RMID);
 }
 
-static void sc_full(const struct api *A)
+static void sc_full(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	r_set(A, "qbytes 3", q, KEEP, KEEP, KEEP, 3);
@@ -775,7 +765,7 @@ static void sc_full(const struct api *A)
 	r_ctl(A, "", q, IPC_RMID);
 }
 
-static void sc_select(const struct api *A)
+static void sc_select(const struct msg_impl *A)
 {
 	static const long types[] = { 3, 1, 2, 3, 1, 5, 2, 7, 10, 1 };
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
@@ -802,7 +792,7 @@ static void sc_select(const struct api *A)
 	r_ctl(A, "", q, IPC_RMID);
 }
 
-static void sc_lesseq_oldest(const struct api *A)
+static void sc_lesseq_oldest(const struct msg_impl *A)
 {
 	static const long types[] = { 5, 3, 3, 4, 3, 9, 2 };
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
@@ -818,7 +808,7 @@ static void sc_lesseq_oldest(const struct api *A)
 	r_ctl(A, "", q, IPC_RMID);
 }
 
-static void sc_noerror(const struct api *A)
+static void sc_noerror(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	r_snd(A, "", q, 7, 10, NW);
@@ -849,7 +839,7 @@ static void sc_noerror(const struct api *A)
 	r_ctl(A, "", q, IPC_RMID);
 }
 
-static void sc_nowait_empty(const struct api *A)
+static void sc_nowait_empty(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	r_rcv(A, "", q, 64, 0, NW);
@@ -866,7 +856,7 @@ static void sc_nowait_empty(const struct api *A)
 	r_ctl(A, "", q, IPC_RMID);
 }
 
-static void sc_copy(const struct api *A)
+static void sc_copy(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	for (int i = 0; i < 5; i++)
@@ -901,7 +891,7 @@ static void sc_copy(const struct api *A)
 	r_ctl(A, "", q, IPC_RMID);
 }
 
-static void sc_invalid_ids(const struct api *A)
+static void sc_invalid_ids(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	r_snd(A, "", q, 1, 1, NW);
@@ -924,7 +914,7 @@ static void sc_invalid_ids(const struct api *A)
 	r_ctl(A, "", q2, IPC_RMID);
 }
 
-static void sc_ctl_badcmd(const struct api *A)
+static void sc_ctl_badcmd(const struct msg_impl *A)
 {
 	static const int cmds[] = { -1, 4, 5, 10, 14, 15, 99, 1000, INT_MAX, INT_MIN };
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
@@ -938,7 +928,7 @@ static void sc_ctl_badcmd(const struct api *A)
 	r_ctl(A, "", q, IPC_RMID);
 }
 
-static void sc_ctl_set(const struct api *A)
+static void sc_ctl_set(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	r_snd(A, "", q, 1, 4, NW);
@@ -991,7 +981,7 @@ static void sc_ctl_set(const struct api *A)
 	r_ctl(A, "", q, IPC_RMID);
 }
 
-static void sc_rmid(const struct api *A)
+static void sc_rmid(const struct msg_impl *A)
 {
 	key_t k = sh->key[0];
 	int q = r_get(A, "", k, IPC_CREAT | 0600);
@@ -1010,7 +1000,7 @@ static void sc_rmid(const struct api *A)
 	r_get(A, "key is gone", k, 0);
 }
 
-static void sc_info(const struct api *A)
+static void sc_info(const struct msg_impl *A)
 {
 	r_info(A, "", 0, IPC_INFO, 0, 0, 0);
 	r_info(A, "msqid is ignored", 12345, IPC_INFO, 0, 0, 0);
@@ -1028,7 +1018,7 @@ static void sc_info(const struct api *A)
 	r_ctl(A, "", b, IPC_RMID);
 }
 
-static void sc_msgstat(const struct api *A)
+static void sc_msgstat(const struct msg_impl *A)
 {
 	int q = r_get(A, "", sh->key[0], IPC_CREAT | 0640);
 	r_snd(A, "", q, 3, 7, NW);
@@ -1062,7 +1052,7 @@ static void sc_msgstat(const struct api *A)
 	}
 }
 
-static void sc_pid_time(const struct api *A)
+static void sc_pid_time(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	r_stat(A, "fresh", q);
@@ -1103,7 +1093,7 @@ static void sc_pid_time(const struct api *A)
 
 /* ---- blocking behaviour: a child blocks, the runner acts, the child reports */
 
-static void sc_block_rcv_type(const struct api *A)
+static void sc_block_rcv_type(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	r_snd(A, "", q, 3, 4, NW);
@@ -1128,7 +1118,7 @@ static void sc_block_rcv_type(const struct api *A)
 	r_ctl(A, "", q, IPC_RMID);
 }
 
-static void sc_block_rcv_rmid(const struct api *A)
+static void sc_block_rcv_rmid(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	pid_t p = fork_child();
@@ -1143,7 +1133,7 @@ static void sc_block_rcv_rmid(const struct api *A)
 	rec("runner RMID -> %d", r);
 }
 
-static void sc_block_snd_rmid(const struct api *A)
+static void sc_block_snd_rmid(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	r_set(A, "", q, KEEP, KEEP, KEEP, 1);
@@ -1160,7 +1150,7 @@ static void sc_block_snd_rmid(const struct api *A)
 	rec("runner RMID -> %d", r);
 }
 
-static void sc_block_snd_wake(const struct api *A)
+static void sc_block_snd_wake(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	r_set(A, "", q, KEEP, KEEP, KEEP, 1);
@@ -1200,7 +1190,7 @@ static void sc_block_snd_wake(const struct api *A)
 	r_ctl(A, "", q, IPC_RMID);
 }
 
-static void sc_block_eintr(const struct api *A)
+static void sc_block_eintr(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	pid_t p = fork_child();
@@ -1237,7 +1227,7 @@ static void sc_block_eintr(const struct api *A)
 	r_ctl(A, "", q, IPC_RMID);
 }
 
-static void sc_block_rcv_size(const struct api *A)
+static void sc_block_rcv_size(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	pid_t p = fork_child();
@@ -1284,7 +1274,7 @@ static void sc_block_rcv_size(const struct api *A)
 
 /* ---- permissions: a child drops to uid/gid 65534 */
 
-static void sc_perm_other(const struct api *A)
+static void sc_perm_other(const struct msg_impl *A)
 {
 	key_t k1 = sh->key[0], k2 = sh->key[1], k3 = sh->key[2];
 	int q1 = r_get(A, "", k1, IPC_CREAT | 0600);
@@ -1357,7 +1347,7 @@ static void sc_perm_other(const struct api *A)
 	r_ctl(A, "", q4, IPC_RMID);
 }
 
-static void sc_perm_owner(const struct api *A)
+static void sc_perm_owner(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	r_set(A, "give to 65534 with mode 0", q, 0, NOBODY_UID, KEEP, KEEP);
@@ -1402,7 +1392,7 @@ static void sc_perm_owner(const struct api *A)
 	r_ctl(A, "", g, IPC_RMID);
 }
 
-static void sc_perm_creator(const struct api *A)
+static void sc_perm_creator(const struct msg_impl *A)
 {
 	key_t k = sh->key[0];
 	pid_t p = fork_child();
@@ -1444,7 +1434,7 @@ static void sc_perm_creator(const struct api *A)
 }
 
 /* How many messages fit: the count limit (qnum+1 <= qbytes) and the byte limit. */
-static void sc_capacity(const struct api *A)
+static void sc_capacity(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	static const size_t sizes[] = { 0, 1, 2, 100 };
@@ -1481,7 +1471,7 @@ static void sc_capacity(const struct api *A)
 }
 
 /* Flag bits that mean nothing to a call are ignored. */
-static void sc_flags_ignored(const struct api *A)
+static void sc_flags_ignored(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	r_snd(A, "receive-only flags on msgsnd", q, 1, 3, NW | MSG_NOERROR | MSG_EXCEPT);
@@ -1493,7 +1483,7 @@ static void sc_flags_ignored(const struct api *A)
 	r_ctl(A, "", q, IPC_RMID);
 }
 
-static void sc_block_lesseq(const struct api *A)
+static void sc_block_lesseq(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	pid_t p = fork_child();
@@ -1515,7 +1505,7 @@ static void sc_block_lesseq(const struct api *A)
 
 /* Two blocked receivers. Different types: each gets its own. Same type: the
  * kernel serves the one that blocked first (informational). */
-static void sc_block_two(const struct api *A)
+static void sc_block_two(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	pid_t p1 = fork_child();
@@ -1572,7 +1562,7 @@ static void sc_block_two(const struct api *A)
 }
 
 /* SIGSTOP/SIGCONT (no handler runs) does not interrupt a blocked call. */
-static void sc_block_stop_cont(const struct api *A)
+static void sc_block_stop_cont(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	pid_t p = fork_child();
@@ -1595,7 +1585,7 @@ static void sc_block_stop_cont(const struct api *A)
 }
 
 /* Permission is checked again when a blocked call wakes: IPC_SET revokes it. */
-static void sc_block_perm_revoked(const struct api *A)
+static void sc_block_perm_revoked(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0666);
 	pid_t p = fork_child();
@@ -1639,7 +1629,7 @@ static void sc_block_perm_revoked(const struct api *A)
 }
 
 /* Group access through supplementary groups and through cgid; owner bits win. */
-static void sc_perm_groups(const struct api *A)
+static void sc_perm_groups(const struct msg_impl *A)
 {
 	int a = r_get(A, "", IPC_PRIVATE, 0060);
 	r_set(A, "group 4242", a, 0060, KEEP, 4242, KEEP);
@@ -1682,7 +1672,7 @@ static void sc_perm_groups(const struct api *A)
 }
 
 /* The IPC_64 flag in cmd: what x86-64's libc passes to the kernel unchanged. */
-static void sc_ipc64(const struct api *A)
+static void sc_ipc64(const struct msg_impl *A)
 {
 	static const int cmds[] = { IPC_STAT, IPC_SET, IPC_RMID, IPC_INFO, MSG_INFO, MSG_STAT,
 				    MSG_STAT_ANY };
@@ -1707,7 +1697,7 @@ static void sc_ipc64(const struct api *A)
 
 /* Blocked waiters in numbers (svipc has a fixed number of waiter slots). */
 #define NWAIT 140
-static void sc_many_waiters(const struct api *A)
+static void sc_many_waiters(const struct msg_impl *A)
 {
 	pid_t pids[NWAIT];
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
@@ -1835,7 +1825,7 @@ static void sc_many_waiters(const struct api *A)
  * samples them once per process (and after fork): the lines after the drop
  * are informational ('~').
  */
-static void sc_cred_change(const struct api *A)
+static void sc_cred_change(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	r_snd(A, "", q, 1, 3, NW);
@@ -1868,7 +1858,7 @@ static const char *drop_caps(const int *caps, int n)
 }
 
 /* uid 0 without CAP_IPC_OWNER / CAP_SYS_ADMIN on another user's queue. */
-static void sc_perm_caps(const struct api *A)
+static void sc_perm_caps(const struct msg_impl *A)
 {
 	key_t k = sh->key[0];
 	pid_t p = fork_child();
@@ -1929,7 +1919,7 @@ static void sc_perm_caps(const struct api *A)
 }
 
 struct thr_arg {
-	const struct api *A;
+	const struct msg_impl *A;
 	int q;
 	int rs, rr;
 };
@@ -1947,7 +1937,7 @@ static void *thr_main(void *p)
 }
 
 /* A thread's send/receive: lspid/lrpid are the process id (tgid), not the tid. */
-static void sc_thread_pids(const struct api *A)
+static void sc_thread_pids(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	r_snd(A, "", q, 1, 2, NW);
@@ -1983,7 +1973,7 @@ static int quick_wait_sleeping(pid_t p)
 
 /* Waiters killed while blocked leave nothing behind: 150 of each kind. */
 #define NKILL 150
-static void sc_killed_waiters(const struct api *A)
+static void sc_killed_waiters(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	int slept = 0;
@@ -2051,7 +2041,7 @@ static void sc_killed_waiters(const struct api *A)
 }
 
 /* A blocked sender wakes only when its message fits. */
-static void sc_block_snd_fit(const struct api *A)
+static void sc_block_snd_fit(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	r_set(A, "", q, KEEP, KEEP, KEEP, 10);
@@ -2100,7 +2090,7 @@ static void sc_block_snd_fit(const struct api *A)
  * receivers that all match, the kernel serves them in the order they went to
  * sleep (informational: msgop(2) does not promise an order).
  */
-static void sc_block_choice(const struct api *A)
+static void sc_block_choice(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	strcpy(sh->deferred[0], "(nothing)");
@@ -2166,7 +2156,7 @@ static void sc_block_choice(const struct api *A)
 }
 
 /* IPC_RMID wakes every waiter, senders and receivers at once. */
-static void sc_rmid_wakes_all(const struct api *A)
+static void sc_rmid_wakes_all(const struct msg_impl *A)
 {
 	int q = r_get(A, "", IPC_PRIVATE, 0600);
 	r_set(A, "", q, KEEP, KEEP, KEEP, 2);
@@ -2199,7 +2189,7 @@ static void sc_rmid_wakes_all(const struct api *A)
 
 struct scenario {
 	const char *name;
-	void (*fn)(const struct api *);
+	void (*fn)(const struct msg_impl *);
 	int root, copy;
 };
 
@@ -2249,7 +2239,7 @@ static const struct scenario scenarios[] = {
 	{ "perm_creator", sc_perm_creator, 1, 0 },
 };
 
-static void run_side(const struct api *A, const struct scenario *sc, struct transcript *out)
+static void run_side(const struct msg_impl *A, const struct scenario *sc, struct transcript *out)
 {
 	sh->t.n = 0;
 	sh->nids = 0;

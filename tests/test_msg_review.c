@@ -5,20 +5,12 @@
 #include <sys/wait.h>
 #include <time.h>
 
-struct api {
-	const char *name;
-	int (*get)(key_t, int);
-	int (*snd)(int, const void *, size_t, int);
-	ssize_t (*rcv)(int, void *, size_t, long, int);
-	int (*ctl)(int, int, struct msqid_ds *);
-};
-
 /*
  * A message handed to a blocked receiver is never queued (the kernel's
  * pipelined_send): with msg_qbytes 100, a second 100-byte IPC_NOWAIT send
  * right after the hand-off still fits. Returns send2's result and errno.
  */
-static void handoff(const struct api *a, int *r2, int *e2, unsigned long *qnum)
+static void handoff(const struct msg_impl *a, int *r2, int *e2, unsigned long *qnum)
 {
 	int id = a->get(IPC_PRIVATE, 0600);
 	struct msqid_ds ds;
@@ -106,8 +98,8 @@ static void rmid_races_growth(void)
 int main(void)
 {
 	t_setup(60);
-	const struct api k = { "kernel", msgget, msgsnd, msgrcv, msgctl };
-	const struct api s = { "svipc", svipc_msgget, svipc_msgsnd, svipc_msgrcv, svipc_msgctl };
+	const struct msg_impl k = T_KERNEL_IMPL;
+	const struct msg_impl s = T_SVIPC_IMPL;
 	int kr, ke, sr, se;
 	unsigned long kq, sq;
 	handoff(&k, &kr, &ke, &kq);

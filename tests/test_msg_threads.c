@@ -48,7 +48,7 @@
 
 struct fork_share {
 	int id;
-	const struct qops *o;
+	const struct msg_impl *o;
 	pid_t child, grandchild;
 	int child_done;
 	unsigned long lspid, lrpid;
@@ -71,7 +71,7 @@ static void grandchild_fn(void *arg)
 static void child_fn(void *arg)
 {
 	(void)arg;
-	const struct qops *o = FS->o;
+	const struct msg_impl *o = FS->o;
 	struct tmsg m;
 	FS->child = getpid();
 	/* The parent's message, queued before the fork. */
@@ -93,7 +93,7 @@ static void child_fn(void *arg)
 	T_ASSERT(strcmp(m.mtext, "wake!") == 0);
 }
 
-static void fork_after_use(const struct qops *o)
+static void fork_after_use(const struct msg_impl *o)
 {
 	FS = shared_alloc(sizeof *FS);
 	memset(FS, 0, sizeof *FS);
@@ -130,7 +130,7 @@ static void fork_after_use(const struct qops *o)
 /* ---- threads of one process ---- */
 
 struct tcall {
-	const struct qops *o;
+	const struct msg_impl *o;
 	int id;
 	long typ;
 	pid_t tid;
@@ -190,7 +190,7 @@ static void start_thread_recv(pthread_t *th, struct tcall *t)
 
 static struct call *RMC;
 
-static void threads_same_process(const struct qops *o, struct call *shared_call)
+static void threads_same_process(const struct msg_impl *o, struct call *shared_call)
 {
 	int id = q_new(o);
 	struct tcall t;
@@ -259,7 +259,7 @@ struct mmsg {
 };
 
 struct mix {
-	const struct qops *o;
+	const struct msg_impl *o;
 	int id, id2;
 	uint8_t seen[NSENDERS][PER_SENDER];
 	uint32_t received, bad, dup, wrong_type, errors, stops;
@@ -363,7 +363,7 @@ static void mix_child(void *arg)
 static void quick_child(void *arg)
 {
 	int k = (int)(intptr_t)arg;
-	const struct qops *o = MX->o;
+	const struct msg_impl *o = MX->o;
 	struct msqid_ds ds;
 	T_OK(o->ctl(MX->id, IPC_STAT, &ds));
 	struct tmsg m;
@@ -380,7 +380,7 @@ static void quick_child(void *arg)
 	T_ASSERT(strcmp(m.mtext, want) == 0);
 }
 
-static void mixed_load(const struct qops *o)
+static void mixed_load(const struct msg_impl *o)
 {
 	MX = shared_alloc(sizeof *MX);
 	memset(MX, 0, sizeof *MX);
@@ -536,9 +536,9 @@ int main(int argc, char **argv)
 		return first_use_helper(atoi(argv[2]), (unsigned)atoi(argv[3]));
 	setup(90);
 	struct call *c = shared_alloc(4096);
-	const struct qops *impls[2] = { &KOPS, &SOPS };
+	const struct msg_impl *impls[2] = { &KOPS, &SOPS };
 	for (int k = kernel_ok ? 0 : 1; k < 2; k++) {
-		const struct qops *o = impls[k];
+		const struct msg_impl *o = impls[k];
 		int before = t_failures;
 		fork_after_use(o);
 		RUN(threads_same_process, o, c);

@@ -46,18 +46,8 @@
 #define MAXMSG 20000  /* model capacity */
 #define NRANDOM 40000 /* random operations after the structured phases */
 
-struct api {
-	const char *name;
-	int kernel;
-	int (*get)(key_t, int);
-	int (*snd)(int, const void *, size_t, int);
-	ssize_t (*rcv)(int, void *, size_t, long, int);
-	int (*ctl)(int, int, struct msqid_ds *);
-};
-
-static const struct api K = { "kernel", 1, msgget, msgsnd, msgrcv, msgctl };
-static const struct api S = { "svipc", 0, svipc_msgget, svipc_msgsnd, svipc_msgrcv,
-			      svipc_msgctl };
+static const struct msg_impl K = T_KERNEL_IMPL;
+static const struct msg_impl S = T_SVIPC_IMPL;
 
 /* ------------------------------------------------------------ the model */
 
@@ -115,7 +105,7 @@ struct res {
 };
 
 struct run {
-	const struct api *A;
+	const struct msg_impl *A;
 	int q;
 	uint64_t rng;
 	unsigned seq;
@@ -410,7 +400,7 @@ static size_t rand_sz(struct run *R, int *flg)
 	return rn(R, 300);
 }
 
-static void run_all(const struct api *A, uint64_t seed, struct res *log, int cap, struct run *R)
+static void run_all(const struct msg_impl *A, uint64_t seed, struct res *log, int cap, struct run *R)
 {
 	memset(R, 0, sizeof *R);
 	R->A = A;

@@ -79,7 +79,7 @@ enum { R1, R2, R3, RNEG, REXC, R5, NREC };
 static const char *const rname[NREC] = { "type 1", "type 2", "type 3", "msgtyp -2",
 					 "MSG_EXCEPT 1", "type 5" };
 
-static void typed_wakeups(const struct qops *o, struct call *c)
+static void typed_wakeups(const struct msg_impl *o, struct call *c)
 {
 	int id = q_new(o);
 	struct call *r = c;
@@ -186,7 +186,7 @@ static void typed_wakeups(const struct qops *o, struct call *c)
  * msgtyp -2 one; the type-2 receiver is left waiting; after SIGCONT the
  * type-1 receiver returns its message at once.
  */
-static void stopped_receiver_first_in_line(const struct qops *o, struct call *c)
+static void stopped_receiver_first_in_line(const struct msg_impl *o, struct call *c)
 {
 	int svipc = strcmp(o->name, "svipc") == 0;
 	int id = q_new(o);
@@ -306,7 +306,7 @@ static void wait_done_or_asleep(struct call *c, pid_t pid, long ms)
  * each receiver gets the same message as when they are sent one by one,
  * and nothing is left in the queue.
  */
-static void typed_burst(const struct qops *o, struct call *c)
+static void typed_burst(const struct msg_impl *o, struct call *c)
 {
 	cpu_set_t old;
 	int pinned = pin_one_cpu(&old);
@@ -366,7 +366,7 @@ static void typed_burst(const struct qops *o, struct call *c)
  * The receiver that blocked first gets the first message, also when it has
  * been waiting for longer than 100 ms (svipc's re-check slice).
  */
-static void fifo_across_slices(const struct qops *o, struct call *c)
+static void fifo_across_slices(const struct msg_impl *o, struct call *c)
 {
 	int id = q_new(o);
 	struct call *first = c, *second = c + 1;
@@ -416,7 +416,7 @@ static void fifo_across_slices(const struct qops *o, struct call *c)
  * under SCHED_IDLE, and stopped (SIGSTOP) right after the send until the
  * big one is done.
  */
-static void e2big_passes_on(const struct qops *o, struct call *c)
+static void e2big_passes_on(const struct msg_impl *o, struct call *c)
 {
 	int id = q_new(o);
 	struct call *small = c, *big = c + 1, *typed = c + 2;
@@ -473,7 +473,7 @@ static void e2big_passes_on(const struct qops *o, struct call *c)
 }
 
 /* A SIGKILLed blocked receiver does not keep the next message from another one. */
-static void killed_receiver(const struct qops *o, struct call *c)
+static void killed_receiver(const struct msg_impl *o, struct call *c)
 {
 	int id = q_new(o);
 	struct call *victim = c, *other = c + 1;
@@ -551,7 +551,7 @@ struct pmsg {
 
 struct stress {
 	int id;
-	const struct qops *o;
+	const struct msg_impl *o;
 	uint8_t seen[NSEND][PER_SENDER];
 	uint32_t received, bad, dup, wrong_type, long_waits, errors;
 	uint32_t per_recv[8];
@@ -643,7 +643,7 @@ static void stress_receiver(void *arg)
 	}
 }
 
-static void stress(const struct qops *o, unsigned long qbytes)
+static void stress(const struct msg_impl *o, unsigned long qbytes)
 {
 	ST = shared_alloc(sizeof *ST);
 	memset(ST, 0, sizeof *ST);
@@ -737,9 +737,9 @@ int main(void)
 {
 	setup(120);
 	struct call *c = shared_alloc(8192);
-	const struct qops *impls[2] = { &KOPS, &SOPS };
+	const struct msg_impl *impls[2] = { &KOPS, &SOPS };
 	for (int k = kernel_ok ? 0 : 1; k < 2; k++) {
-		const struct qops *o = impls[k];
+		const struct msg_impl *o = impls[k];
 		int before = t_failures;
 		RUN(typed_wakeups, o, c);
 		RUN(stopped_receiver_first_in_line, o, c);
