@@ -776,7 +776,8 @@ static void copy_out(struct mq *m, uint32_t h, char *msgp, size_t n)
 static long take_reserved(struct mcall *c, uint32_t h, void *msgp, size_t bufsz)
 {
 	struct mq *m = &c->m;
-	if (!MQ_OK(m, h, m->nhdr) || H(m, h)->state != M_RESERVED) {
+	if (!MQ_OK(m, h, m->nhdr) || H(m, h)->state != M_RESERVED ||
+	    !svipc__mq_size_fits(m, H(m, h)->size)) {
 		MQ_CORRUPT(m);
 		return -EIDRM;
 	}

@@ -148,6 +148,13 @@ void svipc__mq_rebuild(struct mq *m, const uint8_t *keep);
 int svipc__mq_match(int mode, int64_t typ, int64_t msgtype);
 
 #define MQ_CORRUPT(m) ((m)->corrupt = 1)
+
+/* A message can be no larger than the storage of its queue (a check on a
+ * size read from the file that does not trust the file's own counters). */
+static inline int svipc__mq_size_fits(const struct mq *m, uint64_t size)
+{
+	return size <= MSG_INLINE + (uint64_t)m->nseg * MSG_SEG_DATA;
+}
 #define MQ_OK(m, i, n) ((i) >= 1 && (i) <= (n))
 
 #endif

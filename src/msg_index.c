@@ -550,7 +550,7 @@ uint32_t svipc__mq_find(struct mq *m, int mode, int64_t typ)
 		return 0;
 	/* What the indexes point at must be what was asked for. */
 	if (!MQ_OK(m, h, m->nhdr) || H(m, h)->state != M_COMMITTED || H(m, h)->type < 1 ||
-	    H(m, h)->size > q->cbytes ||
+	    H(m, h)->size > q->cbytes || !svipc__mq_size_fits(m, H(m, h)->size) ||
 	    (mode != SEARCH_NUMBER && !svipc__mq_match(mode, typ, H(m, h)->type)))
 		return MQ_CORRUPT(m), 0;
 	return h;
