@@ -584,6 +584,19 @@ static int removed_error(struct msg_queue *q, int waited)
 	return waited ? -EIDRM : -EINVAL;
 }
 
+/*
+ * What every pass of a send or receive loop checks first, in the kernel's
+ * order: permission (EACCES), then whether the queue is still there.
+ */
+static int may_proceed(struct msg_queue *q, int mode, int waited)
+{
+	if (svipc__perm_check(&q->obj.perm, mode))
+		return -EACCES;
+	if (LOAD(&q->obj.removed))
+		return removed_error(q, waited);
+	return 0;
+}
+
 _Static_assert(sizeof(struct mq) <= SVIPC_VIEW_SIZE, "a queue's view fits the cache entry");
 
 /* Maps queue id and gets its validated view (computed once per mapping). */
@@ -717,14 +730,9 @@ static long do_msgsnd(int id, const void *msgp, size_t msgsz, int flg, int64_t d
 	if (r < 0 && r != -EIDRM)
 		goto out;
 	for (int waited = 0; r == 0; waited = 1) {
-		if (svipc__perm_check(&q->obj.perm, S_IWUGO)) {
-			r = -EACCES;
+		r = may_proceed(q, S_IWUGO, waited);
+		if (r < 0)
 			break;
-		}
-		if (LOAD(&q->obj.removed)) {
-			r = removed_error(q, waited);
-			break;
-		}
 		if (msgsz + q->cbytes <= q->qbytes && 1 + q->qnum <= q->qbytes) {
 			uint32_t h = svipc__mq_alloc_msg(m, (uint32_t)msgsz);
 			if (h) {
@@ -839,14 +847,9 @@ static long do_msgrcv(int id, void *msgp, size_t bufsz, long msgtyp, int flg, in
 		goto out;
 	int reaped = 0;
 	for (int waited = 0; r == 0; waited = 1) {
-		if (svipc__perm_check(&q->obj.perm, S_IRUGO)) {
-			r = -EACCES;
+		r = may_proceed(q, S_IRUGO, waited);
+		if (r < 0)
 			break;
-		}
-		if (LOAD(&q->obj.removed)) {
-			r = removed_error(q, waited);
-			break;
-		}
 		if (flg & MSG_COPY)
 			reap_reserved(&c);
 		uint32_t h = svipc__mq_find(m, mode, msgtyp);

@@ -236,21 +236,40 @@ static void heap_remove(struct mq *m, int which, uint32_t t)
 
 /* ---- allocation ------------------------------------------------------------- */
 
+/*
+ * The one allocator of every array in the file: pop the free list (whose
+ * links live in each element at link_off), else take the next never-used
+ * element from the bump pointer. The popped index is checked against the
+ * array's size before its link is read. Returns a 1-based index, 0 if full
+ * (or corrupt).
+ */
+static inline uint32_t pool_alloc(struct mq *m, uint32_t *freel, uint32_t *bump, uint32_t n,
+				  void *base, size_t elem, size_t link_off)
+{
+	uint32_t i = *freel;
+	if (i) {
+		if (!MQ_OK(m, i, n)) {
+			MQ_CORRUPT(m);
+			return 0;
+		}
+		*freel = *(uint32_t *)((char *)base + (size_t)(i - 1) * elem + link_off);
+		return i;
+	}
+	if (*bump < n)
+		return ++*bump;
+	return 0;
+}
+
 static uint32_t alloc_hdr(struct mq *m)
 {
 	struct msg_queue *q = m->q;
 	uint32_t i = q->free_hdr;
-	if (i) {
-		if (!MQ_OK(m, i, m->nhdr) || H(m, i)->state != M_FREE) {
-			MQ_CORRUPT(m);
-			return 0;
-		}
-		q->free_hdr = H(m, i)->gnext;
-		return i;
+	if (i && MQ_OK(m, i, m->nhdr) && H(m, i)->state != M_FREE) {
+		MQ_CORRUPT(m); /* a free list must hold free headers only */
+		return 0;
 	}
-	if (q->bump_hdr < m->nhdr)
-		return ++q->bump_hdr;
-	return 0;
+	return pool_alloc(m, &q->free_hdr, &q->bump_hdr, m->nhdr, m->hdr,
+			  sizeof(struct msg_hdr), offsetof(struct msg_hdr, gnext));
 }
 
 static void free_hdr(struct mq *m, uint32_t i)
@@ -261,36 +280,14 @@ static void free_hdr(struct mq *m, uint32_t i)
 
 static uint32_t alloc_seg(struct mq *m)
 {
-	struct msg_queue *q = m->q;
-	uint32_t i = q->free_seg;
-	if (i) {
-		if (!MQ_OK(m, i, m->nseg)) {
-			MQ_CORRUPT(m);
-			return 0;
-		}
-		q->free_seg = S(m, i)->next;
-		return i;
-	}
-	if (q->bump_seg < m->nseg)
-		return ++q->bump_seg;
-	return 0;
+	return pool_alloc(m, &m->q->free_seg, &m->q->bump_seg, m->nseg, m->seg,
+			  sizeof(struct msg_seg), offsetof(struct msg_seg, next));
 }
 
 static uint32_t alloc_tnode(struct mq *m)
 {
-	struct msg_queue *q = m->q;
-	uint32_t i = q->free_tnode;
-	if (i) {
-		if (!MQ_OK(m, i, m->ntnode)) {
-			MQ_CORRUPT(m);
-			return 0;
-		}
-		q->free_tnode = T(m, i)->hnext;
-		return i;
-	}
-	if (q->bump_tnode < m->ntnode)
-		return ++q->bump_tnode;
-	return 0;
+	return pool_alloc(m, &m->q->free_tnode, &m->q->bump_tnode, m->ntnode, m->tn,
+			  sizeof(struct msg_tnode), offsetof(struct msg_tnode, hnext));
 }
 
 /* Allocates a header (state M_WRITING) and its segment chain; 0 if full. */
