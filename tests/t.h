@@ -3,6 +3,7 @@
 #define SVIPC_T_H
 
 #include <errno.h>
+#include <stdint.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +26,23 @@ struct msg_impl {
 
 #define T_KERNEL_IMPL { "kernel", 1, msgget, msgsnd, msgrcv, msgctl }
 #define T_SVIPC_IMPL { "svipc", 0, svipc_msgget, svipc_msgsnd, svipc_msgrcv, svipc_msgctl }
+
+/* A small seeded generator (splitmix64), so failures can be replayed. */
+static uint64_t t_rng;
+
+static inline uint64_t t_mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static inline uint64_t t_rand(void)
+{
+	t_rng += 0x9e3779b97f4a7c15ull;
+	return t_mix64(t_rng);
+}
 
 static int t_failures;
 static pid_t t_owner_pid;

@@ -103,25 +103,9 @@ struct shared {
 
 static struct shared *SH;
 
-static uint64_t mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
-static uint64_t rng;
-
-static uint64_t rnd(void)
-{
-	rng += 0x9e3779b97f4a7c15ull;
-	return mix64(rng);
-}
-
 static uint64_t below(uint64_t n)
 {
-	return n ? rnd() % n : 0;
+	return n ? t_rand() % n : 0;
 }
 
 /* A finding in the child: kept for the parent, which prints the first ones. */
@@ -583,7 +567,7 @@ static uint32_t idx_value(uint32_t n, uint32_t self, const struct geom *g)
 	case 8: return self;
 	case 9: return g->nlive ? g->live[below(g->nlive)] : 1;
 	case 10: return 1 + (uint32_t)below(n ? n : 1);
-	default: return (uint32_t)rnd();
+	default: return (uint32_t)t_rand();
 	}
 }
 
@@ -597,7 +581,7 @@ static uint64_t val64(void)
 	case 4: return (uint64_t)INT64_MAX;
 	case 5: return 1 + below(10);
 	case 6: return 0xffffffffull + below(3);
-	default: return rnd();
+	default: return t_rand();
 	}
 }
 
@@ -779,7 +763,7 @@ static void corrupt_one(int kind, int f, const struct geom *g)
 			uint64_t off = below(3) ? below(q->off_seg + 64ull * q->bump_seg) : below(PF[f].size);
 			if (below(4) == 0)
 				off = q->off_tnode + below(32ull * MAX(q->bump_tnode, 1));
-			uint8_t v = (uint8_t)rnd();
+			uint8_t v = (uint8_t)t_rand();
 			poke(f, off, &v, 1);
 		}
 		note("%d random bytes", n);
@@ -791,7 +775,7 @@ static void corrupt_one(int kind, int f, const struct geom *g)
 			uint64_t off = below(PF[f].size / 4) * 4;
 			if (below(2))
 				off = below(MIN(PF[f].size, q->off_waiter + 4096) / 4) * 4;
-			uint32_t v = below(2) ? (uint32_t)rnd() : idx_value(q->nhdr, 1, g);
+			uint32_t v = below(2) ? (uint32_t)t_rand() : idx_value(q->nhdr, 1, g);
 			poke32(f, off, v);
 		}
 		note("%d random words", n);
@@ -843,7 +827,7 @@ static void corrupt_one(int kind, int f, const struct geom *g)
 			break;
 		}
 		case 1:
-			poke32(nsf, below(2) * 4, (uint32_t)rnd());
+			poke32(nsf, below(2) * 4, (uint32_t)t_rand());
 			note("ns magic/version");
 			break;
 		case 2:
@@ -888,12 +872,12 @@ static void corrupt_one(int kind, int f, const struct geom *g)
 			break;
 		}
 		case 1:
-			poke32(pf, below(3) * 4, (uint32_t)rnd());
+			poke32(pf, below(3) * 4, (uint32_t)t_rand());
 			note("procs magic/version/hint");
 			break;
 		default: {
 			for (int i = 0; i < 8; i++)
-				poke32(pf, 16 + 16 * below(64) + 4 * below(4), (uint32_t)rnd());
+				poke32(pf, 16 + 16 * below(64) + 4 * below(4), (uint32_t)t_rand());
 			note("procs entries");
 			break;
 		}
@@ -1047,7 +1031,7 @@ static int pick_kind(void)
 /* One trial; after_map: truncate the file only after the child has mapped it. */
 static void trial(uint64_t seed, long i, int after_map)
 {
-	rng = mix64(seed ^ (uint64_t)i * 0x100000001b3ull);
+	t_rng = t_mix64(seed ^ (uint64_t)i * 0x100000001b3ull);
 	restore();
 	desc[0] = 0;
 	int kinds[3], nk = 0;

@@ -175,22 +175,6 @@ static pid_t parent_pid;
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static uint64_t mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	rng_state += 0x9e3779b97f4a7c15ull;
-	return mix64(rng_state);
-}
-
 static int64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -246,7 +230,7 @@ static void wfail(const char *fmt, ...)
 
 static void msg_shape(int sid, uint32_t seq, long *type, uint32_t *len)
 {
-	uint64_t h = mix64(S->seed ^ ((uint64_t)sid << 48) ^ seq);
+	uint64_t h = t_mix64(S->seed ^ ((uint64_t)sid << 48) ^ seq);
 	uint32_t lo = S->minlen[sid], hi = S->maxlen[sid];
 	*len = lo + (uint32_t)(h % (hi - lo + 1));
 	if (*len < HDR)
@@ -257,7 +241,7 @@ static void msg_shape(int sid, uint32_t seq, long *type, uint32_t *len)
 
 static const unsigned char *msg_body(int sid, uint32_t seq)
 {
-	uint64_t h = mix64(S->seed ^ ((uint64_t)sid << 48) ^ seq ^ 0x5a5a5a5a00000000ull);
+	uint64_t h = t_mix64(S->seed ^ ((uint64_t)sid << 48) ^ seq ^ 0x5a5a5a5a00000000ull);
 	return pool + h % (POOL - BUF_MAX);
 }
 
@@ -378,12 +362,12 @@ static void sender(struct worker *w)
 		msg_shape(sid, k, &type, &len);
 		memcpy(buf, &type, sizeof type);
 		msg_fill(sid, k, len, buf + sizeof(long));
-		int style = w->nowait ? 0 : (int)(rnd() % 10);
+		int style = w->nowait ? 0 : (int)(t_rand() % 10);
 		int rc;
 		if (style < 3) {
 			rc = svipc_msgsnd(id, buf, len, IPC_NOWAIT);
 		} else if (style < 5) {
-			struct timespec ts = rel_ms(1 + (long)(rnd() % 30));
+			struct timespec ts = rel_ms(1 + (long)(t_rand() % 30));
 			rc = svipc_msgsnd_timed(id, buf, len, 0, &ts);
 		} else {
 			rc = svipc_msgsnd(id, buf, len, 0);
@@ -419,29 +403,29 @@ static void receiver(struct worker *w)
 		long typ = 0;
 		int flg = 0, trunc = 0;
 		size_t bufsz = BUF_MAX;
-		int pick = (int)(rnd() % 100);
+		int pick = (int)(t_rand() % 100);
 		if (pick < 30) {
 			typ = 0;
 		} else if (pick < 50) {
-			typ = 1 + (long)(rnd() % NTYPES);
+			typ = 1 + (long)(t_rand() % NTYPES);
 		} else if (pick < 62) {
-			typ = (rnd() % 4) ? -(1 + (long)(rnd() % NTYPES)) : LONG_MIN;
+			typ = (t_rand() % 4) ? -(1 + (long)(t_rand() % NTYPES)) : LONG_MIN;
 		} else if (pick < 74) {
-			typ = 1 + (long)(rnd() % NTYPES);
+			typ = 1 + (long)(t_rand() % NTYPES);
 			flg |= MSG_EXCEPT;
 		} else if (pick < 82) {
-			typ = (long)(rnd() % 8);
+			typ = (long)(t_rand() % 8);
 			flg |= MSG_COPY | IPC_NOWAIT;
 		} else if (pick < 91) {
-			bufsz = HDR + rnd() % 200;
+			bufsz = HDR + t_rand() % 200;
 			flg |= MSG_NOERROR;
 			trunc = 1;
 		} else {
-			bufsz = rnd() % 300; /* E2BIG when the chosen message is longer */
+			bufsz = t_rand() % 300; /* E2BIG when the chosen message is longer */
 		}
 		int timed = 0;
 		if (!(flg & MSG_COPY)) {
-			int style = w->nowait ? 0 : (int)(rnd() % 10);
+			int style = w->nowait ? 0 : (int)(t_rand() % 10);
 			if (style < 3)
 				flg |= IPC_NOWAIT;
 			else if (style < 6)
@@ -456,7 +440,7 @@ static void receiver(struct worker *w)
 			STORE(&S->in_rcv[w->idx], 1);
 		ssize_t n;
 		if (timed) {
-			struct timespec ts = rel_ms(1 + (long)(rnd() % 50));
+			struct timespec ts = rel_ms(1 + (long)(t_rand() % 50));
 			n = svipc_msgrcv_timed(id, buf, bufsz, typ, flg, &ts);
 		} else {
 			n = svipc_msgrcv(id, buf, bufsz, typ, flg);
@@ -508,7 +492,7 @@ static void ctl(struct worker *w)
 	for (;;) {
 		if (LOAD(&S->stop))
 			_exit(0);
-		int q = (int)(rnd() % (uint64_t)nq), id = qids[q];
+		int q = (int)(t_rand() % (uint64_t)nq), id = qids[q];
 		struct msqid_ds ds;
 		if (svipc_msgctl(id, IPC_STAT, &ds) < 0)
 			wfail("ctl: IPC_STAT: %s", strerror(errno));
@@ -521,8 +505,8 @@ static void ctl(struct worker *w)
 				wfail("ctl: IPC_STAT after growth: mode %o qnum %lu cbytes %lu qbytes %lu",
 				      mode, (unsigned long)ds.msg_qnum, (unsigned long)ds.__msg_cbytes,
 				      (unsigned long)qb);
-			if ((int)(rnd() % 100) < S->set_pct && qb < 60000) {
-				ds.msg_qbytes = qb + 1 + rnd() % 256;
+			if ((int)(t_rand() % 100) < S->set_pct && qb < 60000) {
+				ds.msg_qbytes = qb + 1 + t_rand() % 256;
 				if (svipc_msgctl(id, IPC_SET, &ds) < 0)
 					wfail("ctl: IPC_SET to grow: %s", strerror(errno));
 				__atomic_fetch_add(&S->n_set, 1, __ATOMIC_RELAXED);
@@ -539,7 +523,7 @@ static void ctl(struct worker *w)
 			wfail("ctl: IPC_STAT: qnum %lu, cbytes %lu out of range", (unsigned long)ds.msg_qnum,
 			      (unsigned long)ds.__msg_cbytes);
 		/* A few IPC_SETs per IPC_STAT: they toggle both fields at once. */
-		for (int k = 0; k < 4 && (int)(rnd() % 100) < S->set_pct; k++) {
+		for (int k = 0; k < 4 && (int)(t_rand() % 100) < S->set_pct; k++) {
 			int hi = (ds.msg_perm.mode & 0777) != 0600;
 			ds.msg_perm.mode = hi ? 0600 : 0640;
 			ds.msg_qbytes = hi ? S->qbytes_hi : S->qbytes_lo;
@@ -577,7 +561,7 @@ static void churn(struct worker *w)
 		struct msqid_ds ds;
 		if (svipc_msgctl(id, IPC_STAT, &ds) < 0)
 			wfail("churn %d: IPC_STAT: %s", w->idx, strerror(errno));
-		if (rnd() % 4 == 0)
+		if (t_rand() % 4 == 0)
 			continue; /* leave it for the next round */
 		if (svipc_msgctl(id, IPC_RMID, NULL) < 0)
 			wfail("churn %d: IPC_RMID: %s", w->idx, strerror(errno));
@@ -604,7 +588,7 @@ static void spawn(struct worker *w)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent_pid)
 			_exit(0);
-		rng_state = mix64(S->seed ^ ((uint64_t)w->idx << 32) ^ incarnation);
+		t_rng = t_mix64(S->seed ^ ((uint64_t)w->idx << 32) ^ incarnation);
 		uint32_t tok = svipc__proc_token();
 		if (!tok)
 			wfail("worker %d: cannot register", w->idx);
@@ -799,7 +783,7 @@ static struct worker *lock_holder(const struct phase *ph)
 				continue;
 			for (int i = 0; i < nw; i++)
 				if (W[i].pid && LOAD(&S->tok[i]) == owner) {
-					delay_us((int)(rnd() % 3));
+					delay_us((int)(t_rand() % 3));
 					return &W[i];
 				}
 		}
@@ -1786,9 +1770,9 @@ static void run_phase(const struct phase *ph, int *sid_next, int scale)
 	}
 	int kills = 0, broken = 0;
 	while (kills < target && mono_ns() < end && !broken) {
-		int us = (int)(rnd() % (uint64_t)ph->max_delay_us);
-		if (rnd() % 4 == 0)
-			us = (int)(rnd() % 50); /* sometimes right away */
+		int us = (int)(t_rand() % (uint64_t)ph->max_delay_us);
+		if (t_rand() % 4 == 0)
+			us = (int)(t_rand() % 50); /* sometimes right away */
 		delay_us(us);
 		if (reap_unexpected()) {
 			broken = 1;
@@ -1797,10 +1781,10 @@ static void run_phase(const struct phase *ph, int *sid_next, int scale)
 		if (ph->grow)
 			remap_lock_words();
 		struct worker *w = NULL;
-		if ((int)(rnd() % 100) < ph->aim_pct)
+		if ((int)(t_rand() % 100) < ph->aim_pct)
 			w = lock_holder(ph);
 		if (!w)
-			w = &W[rnd() % (uint64_t)nw];
+			w = &W[t_rand() % (uint64_t)nw];
 		uint32_t dead = LOAD(&S->tok[w->idx]);
 		int held = kill_one(w, 0);
 		if (held < 0) {
@@ -1809,11 +1793,11 @@ static void run_phase(const struct phase *ph, int *sid_next, int scale)
 		}
 		kills++;
 		spawn(w);
-		if (held && rnd() % 2) {
+		if (held && t_rand() % 2) {
 			/* Kill the one who takes the lock over too: likely inside its recovery. */
 			struct worker *v = next_holder(dead);
 			if (v) {
-				delay_us((int)(rnd() % 40));
+				delay_us((int)(t_rand() % 40));
 				if (kill_one(v, 0) < 0) {
 					broken = 1;
 					break;
@@ -1918,9 +1902,9 @@ int main(void)
 		scale = 1;
 	if (scale > 1)
 		alarm(170 * scale);
-	rng_state = S->seed;
+	t_rng = S->seed;
 	for (uint32_t i = 0; i < POOL; i += 8) {
-		uint64_t v = rnd();
+		uint64_t v = t_rand();
 		memcpy(pool + i, &v, 8);
 	}
 	S->t0 = mono_ns();
