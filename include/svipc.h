@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <sys/shm.h>
 #include <time.h>
 
 #ifdef __cplusplus
@@ -39,6 +40,31 @@ int svipc_msgsnd_timed(int msqid, const void *msgp, size_t msgsz, int msgflg,
                        const struct timespec *timeout);
 ssize_t svipc_msgrcv_timed(int msqid, void *msgp, size_t msgsz, long msgtyp,
                            int msgflg, const struct timespec *timeout);
+
+/*
+ * Shared memory segments. Same signatures, return values and errno as
+ * shmget(2), shmat(2), shmdt(2) and shmctl(2), including Linux's rules:
+ * a segment marked for removal (IPC_RMID) stays attachable by id until its
+ * last detach; shm_nattch counts every attachment, inherited ones after fork
+ * included, and drops when an attached process exits, execs or is killed.
+ * A segment is a file in the namespace directory mapped MAP_SHARED; with
+ * SHM_RDONLY the mapping is read-only in the kernel (a write is SIGSEGV).
+ */
+int svipc_shmget(key_t key, size_t size, int shmflg);
+void *svipc_shmat(int shmid, const void *shmaddr, int shmflg);
+int svipc_shmdt(const void *shmaddr);
+int svipc_shmctl(int shmid, int cmd, struct shmid_ds *buf);
+
+/*
+ * Extension: flushes the segment attached at shmaddr to its file, like
+ * msync(2) over the whole segment. flags is MS_SYNC (wait until the data,
+ * the segment's metadata and the namespace's key table are on disk, so that
+ * after a restart the same key finds the same contents) or MS_ASYNC (start
+ * writing back, do not wait). Useful in a namespace on a disk filesystem;
+ * on tmpfs (the default) it has nothing to write. Returns 0, or -1 with
+ * errno EINVAL (no segment attached at shmaddr, or bad flags) or EIO.
+ */
+int svipc_shmsync(const void *shmaddr, int flags);
 
 /*
  * Limits of a namespace. They default to the running kernel's values

@@ -20,14 +20,25 @@
 #define NS_VERSION 1u
 #define NS_MIN_CYCLE 64u
 
-enum { ENT_FREE = 0, ENT_CREATING = 1, ENT_LIVE = 2, ENT_REMOVING = 3 };
+/*
+ * An entry's life: FREE -> CREATING -> LIVE -> DEST -> FREE. DEST is
+ * IPC_RMID's commit point: the key is hidden, and the object is being
+ * removed, or lingers while still in use (an attached segment). REMOVING
+ * is the same as DEST (namespaces written by older versions have it).
+ */
+enum { ENT_FREE = 0, ENT_CREATING = 1, ENT_LIVE = 2, ENT_REMOVING = 3, ENT_DEST = 4 };
 
 struct ns_entry {
 	int32_t key;
 	uint32_t state;
 	uint32_t seq;
-	uint32_t pad;
+	uint32_t units; /* what the object counts against max_units, saturated */
 };
+
+static int entry_exists(uint32_t state)
+{
+	return state == ENT_LIVE || state == ENT_DEST;
+}
 
 struct ns_table {
 	uint32_t next_idx;
@@ -50,9 +61,11 @@ _Static_assert(sizeof(struct ns_entry) == 16, "ns_entry is an ABI");
 _Static_assert(sizeof(struct svipc_ns_limits) == 128, "limits are an ABI");
 
 extern const struct svipc_type_ops svipc__msg_ops;
+extern const struct svipc_type_ops svipc__shm_ops;
 
 static const struct svipc_type_ops *const all_ops[SVIPC_NTYPES] = {
 	[SVIPC_MSG] = &svipc__msg_ops,
+	[SVIPC_SHM] = &svipc__shm_ops,
 };
 
 static struct {
@@ -73,6 +86,7 @@ static struct {
 
 static void atfork_prepare(void)
 {
+	svipc__shm_atfork(SVIPC_FORK_PREPARE);
 	pthread_mutex_lock(&NS.mu);
 	svipc__proc_atfork(SVIPC_FORK_PREPARE);
 	svipc__cache_atfork(SVIPC_FORK_PREPARE);
@@ -83,6 +97,7 @@ static void atfork_parent(void)
 	svipc__cache_atfork(SVIPC_FORK_PARENT);
 	svipc__proc_atfork(SVIPC_FORK_PARENT);
 	pthread_mutex_unlock(&NS.mu);
+	svipc__shm_atfork(SVIPC_FORK_PARENT);
 }
 
 static void atfork_child(void)
@@ -91,11 +106,20 @@ static void atfork_child(void)
 	svipc__cache_atfork(SVIPC_FORK_CHILD);
 	svipc__proc_atfork(SVIPC_FORK_CHILD);
 	pthread_mutex_unlock(&NS.mu);
+	/* Last: it re-registers the child's attachments, using all of the above. */
+	svipc__shm_atfork(SVIPC_FORK_CHILD);
 }
+
 
 static void atfork_register(void)
 {
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+void svipc__ns_atfork_register(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, atfork_register);
 }
 
 static void read_limit(const char *path, uint64_t *v, uint64_t dflt)
@@ -164,7 +188,7 @@ static int ns_open(void)
 	for (int tries = 0; tries < 3 && fd < 0; tries++) {
 		fd = openat(dfd, "ns", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0 && errno == ENOENT) {
-			int r = svipc__file_create(dfd, "ns", sizeof(struct ns_file), 0666,
+			int r = svipc__file_create(dfd, "ns", sizeof(struct ns_file), 0, 0666,
 						   ns_init_file, NULL);
 			if (r < 0 && r != -EEXIST) {
 				close(dfd);
@@ -210,11 +234,10 @@ static int ns_open(void)
 
 static struct ns_file *ns_file(int *err)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct ns_file *f = LOAD(&NS.f);
 	if (f)
 		return f;
-	pthread_once(&once, atfork_register);
+	svipc__ns_atfork_register();
 	pthread_mutex_lock(&NS.mu);
 	int r = NS.f ? 0 : ns_open();
 	pthread_mutex_unlock(&NS.mu);
@@ -256,6 +279,12 @@ static int ns_dirfd_checked(void)
 int svipc__ns_dirfd(void)
 {
 	return ns_dirfd_checked();
+}
+
+int svipc__ns_dirfd_unchecked(void)
+{
+	int err;
+	return ns_file(&err) ? LOAD_RELAXED(&NS.dirfd) : err;
 }
 
 SVIPC_EXPORT const char *svipc_dir(void)
@@ -354,17 +383,18 @@ static void ns_recover(struct ns_file *f);
  * larger file while we waited for its lock, the file that has the name now
  * is the one to remove (an IPC_SET that grows the queue races IPC_RMID).
  */
-static void remove_object(const struct svipc_type_ops *ops, int id)
+static int remove_object(const struct svipc_type_ops *ops, int id)
 {
 	for (int tries = 0; tries < 16; tries++) {
 		struct svipc_ref ref;
 		if (svipc__obj_get(ns_dirfd_checked, ops->type, ops->magic, id, &ref) < 0)
-			return;
+			return 0; /* no valid file: nothing lingers */
 		int r = ops->remove(ref.obj, ref.size);
 		svipc__obj_put(&ref);
 		if (r != -ESTALE)
-			return;
+			return r == 1;
 	}
+	return 0;
 }
 
 /* Locks the namespace, recovering it if the previous holder died. */
@@ -417,8 +447,14 @@ static void ns_recover(struct ns_file *f)
 				hi = i + 1;
 				continue;
 			case ENT_REMOVING:
-				if (all_ops[t])
-					remove_object(all_ops[t], id);
+			case ENT_DEST:
+				e->key = IPC_PRIVATE;
+				if (all_ops[t] && remove_object(all_ops[t], id)) {
+					STORE(&e->state, ENT_DEST); /* lingers */
+					in_use++;
+					hi = i + 1;
+					continue;
+				}
 				/* fall through */
 			default:
 				entry_unlink(t, id);
@@ -440,6 +476,44 @@ static int find_key(struct ns_table *tb, key_t key)
 		if (tb->e[i].state == ENT_LIVE && tb->e[i].key == key)
 			return (int)i;
 	return -1;
+}
+
+/*
+ * Called with the namespace lock held, for an entry in state DEST: asks
+ * the object whether it still lingers; if not, deletes its file and frees
+ * the entry. Returns 1 if it lingers, 0 if it was freed.
+ */
+static int reap_locked(struct ns_table *tb, const struct svipc_type_ops *ops, int id)
+{
+	struct ns_entry *e = &tb->e[SVIPC_ID_IDX(id)];
+	if (remove_object(ops, id))
+		return 1;
+	entry_unlink(ops->type, id);
+	STORE(&e->state, ENT_FREE);
+	tb->in_use--;
+	svipc__obj_forget(ops->type, id);
+	return 0;
+}
+
+/*
+ * Frees the lingering objects nobody uses any more (a segment's last
+ * attacher may have been killed: nobody else saw its last detach).
+ * `throttled` limits it to once a second per process, for shmget.
+ */
+static void sweep_locked(struct ns_file *f, const struct svipc_type_ops *ops, int throttled)
+{
+	static int64_t last;
+	if (throttled) {
+		int64_t now = svipc__mono_ns();
+		if (now - LOAD_RELAXED(&last) < 1000000000)
+			return;
+		STORE_RELAXED(&last, now);
+	}
+	struct ns_table *tb = &f->t[ops->type];
+	uint32_t hi = MIN(tb->hiwater, SVIPC_IDX_MAX);
+	for (uint32_t i = 0; i < hi; i++)
+		if (tb->e[i].state == ENT_DEST)
+			reap_locked(tb, ops, SVIPC_MKID(tb->e[i].seq & SVIPC_SEQ_MAX, i));
 }
 
 struct newobj_arg {
@@ -477,6 +551,18 @@ static int newobj(struct ns_file *f, const struct svipc_type_ops *ops, key_t key
 {
 	struct ns_table *tb = &f->t[ops->type];
 	struct svipc_ns_limits lim = f->lim;
+	int r = ops->check_new ? ops->check_new(&lim, params) : 0;
+	if (r < 0)
+		return r;
+	uint64_t units = ops->units ? ops->units(params) : 0;
+	if (units) {
+		uint64_t total = svipc__ns_units(ops->type);
+		if (total + units < total || total + units > ops->max_units(&lim))
+			return -ENOSPC;
+	}
+	r = ops->admit ? ops->admit(&lim, params) : 0;
+	if (r < 0)
+		return r;
 	if (tb->in_use >= MIN(ops->max_objects(&lim), SVIPC_IDX_MAX))
 		return -ENOSPC;
 	uint32_t cycle = MIN(MAX(tb->in_use * 3 / 2, NS_MIN_CYCLE), SVIPC_IDX_MAX);
@@ -492,6 +578,7 @@ static int newobj(struct ns_file *f, const struct svipc_type_ops *ops, key_t key
 	int id = SVIPC_MKID(seq, idx);
 	e->seq = seq;
 	e->key = key;
+	e->units = (uint32_t)MIN(units, UINT32_MAX);
 	STORE(&e->state, ENT_CREATING);
 	if (idx + 1 > tb->hiwater)
 		tb->hiwater = idx + 1;
@@ -500,14 +587,15 @@ static int newobj(struct ns_file *f, const struct svipc_type_ops *ops, key_t key
 	char name[32];
 	svipc__obj_name(name, sizeof name, ops->type, id);
 	size_t size = ops->size(&lim, params);
+	uint64_t file_size = ops->file_size ? ops->file_size(&lim, params) : 0;
 	int dfd = ns_dirfd_checked();
-	int r = dfd;
+	r = dfd;
 	if (dfd >= 0)
-		r = svipc__file_create(dfd, name, size, 0666, newobj_init, &a);
+		r = svipc__file_create(dfd, name, size, file_size, 0666, newobj_init, &a);
 	if (r == -EEXIST) {
 		/* A stale file from a crashed creator of an earlier life. */
 		unlinkat(dfd, name, 0);
-		r = svipc__file_create(dfd, name, size, 0666, newobj_init, &a);
+		r = svipc__file_create(dfd, name, size, file_size, 0666, newobj_init, &a);
 	}
 	if (r < 0) {
 		e->key = IPC_PRIVATE;
@@ -539,6 +627,8 @@ int svipc__ipcget(const struct svipc_type_ops *ops, key_t key, int flg, const vo
 	r = ns_lock(f);
 	if (r < 0)
 		return r;
+	if (ops->remove_lingers)
+		sweep_locked(f, ops, 1);
 	if (key == IPC_PRIVATE) {
 		r = newobj(f, ops, key, flg, params);
 		goto out;
@@ -579,23 +669,56 @@ int svipc__ipc_remove(const struct svipc_type_ops *ops, int id)
 		return r;
 	struct ns_table *tb = &f->t[ops->type];
 	struct ns_entry *e = &tb->e[SVIPC_ID_IDX(id)];
-	if (id < 0 || e->state != ENT_LIVE || (e->seq & SVIPC_SEQ_MAX) != SVIPC_ID_SEQ(id)) {
+	if (id < 0 || !entry_exists(e->state) || (e->seq & SVIPC_SEQ_MAX) != SVIPC_ID_SEQ(id)) {
 		r = -EINVAL;
 		goto out;
 	}
-	/* From here a dead holder's removal is completed by ns_recover(). */
-	STORE(&e->state, ENT_REMOVING);
-	remove_object(ops, id);
-	entry_unlink(ops->type, id);
+	/* The commit point: from here ns_recover() completes the removal. */
 	e->key = IPC_PRIVATE;
-	STORE(&e->state, ENT_FREE);
-	tb->in_use--;
-	r = 0;
+	STORE(&e->state, ENT_DEST);
+	r = reap_locked(tb, ops, id);
+	r = r < 0 ? r : 0;
 out:
 	ns_unlock(f);
-	if (r == 0)
-		svipc__obj_forget(ops->type, id);
 	return r;
+}
+
+void svipc__ns_reap(const struct svipc_type_ops *ops, int id)
+{
+	int r;
+	struct ns_file *f = ns_file(&r);
+	if (!f || id < 0 || ns_lock(f) < 0)
+		return;
+	struct ns_table *tb = &f->t[ops->type];
+	struct ns_entry *e = &tb->e[SVIPC_ID_IDX(id)];
+	if (e->state == ENT_DEST && (e->seq & SVIPC_SEQ_MAX) == SVIPC_ID_SEQ(id))
+		reap_locked(tb, ops, id);
+	ns_unlock(f);
+}
+
+void svipc__ns_sweep(const struct svipc_type_ops *ops)
+{
+	int r;
+	struct ns_file *f = ns_file(&r);
+	if (!f || ns_lock(f) < 0)
+		return;
+	sweep_locked(f, ops, 0);
+	ns_unlock(f);
+}
+
+uint64_t svipc__ns_units(enum svipc_type type)
+{
+	int r;
+	struct ns_file *f = ns_file(&r);
+	if (!f)
+		return 0;
+	struct ns_table *tb = &f->t[type];
+	uint64_t total = 0;
+	uint32_t hi = MIN(LOAD(&tb->hiwater), SVIPC_IDX_MAX);
+	for (uint32_t i = 0; i < hi; i++)
+		if (entry_exists(LOAD(&tb->e[i].state)))
+			total += LOAD_RELAXED(&tb->e[i].units);
+	return total;
 }
 
 int svipc__ns_index_to_id(enum svipc_type type, int idx)
@@ -607,7 +730,7 @@ int svipc__ns_index_to_id(enum svipc_type type, int idx)
 	if (idx < 0 || idx >= (int)SVIPC_IDX_MAX)
 		return -EINVAL;
 	struct ns_entry *e = &f->t[type].e[idx];
-	if (LOAD(&e->state) != ENT_LIVE)
+	if (!entry_exists(LOAD(&e->state)))
 		return -EINVAL;
 	return SVIPC_MKID(LOAD(&e->seq) & SVIPC_SEQ_MAX, (uint32_t)idx);
 }
@@ -622,7 +745,7 @@ int svipc__ns_usage(enum svipc_type type, int *maxidx, int *in_use)
 	int hi = -1, n = 0;
 	uint32_t lim = MIN(LOAD(&tb->hiwater), SVIPC_IDX_MAX);
 	for (uint32_t i = 0; i < lim; i++)
-		if (LOAD(&tb->e[i].state) == ENT_LIVE) {
+		if (entry_exists(LOAD(&tb->e[i].state))) {
 			hi = (int)i;
 			n++;
 		}

@@ -20,24 +20,51 @@ struct svipc_ns_limits {
 struct svipc_type_ops {
 	enum svipc_type type;
 	uint32_t magic;
-	/* File size of a new object. */
+	/*
+	 * Checks the parameters of a new object (optional): -errno to refuse,
+	 * before any limit on counts is looked at (the kernel's order).
+	 */
+	int (*check_new)(const struct svipc_ns_limits *lim, const void *params);
+	/*
+	 * What a new object takes from a namespace-wide total (optional):
+	 * shm pages against shmall, semaphores against semmns.
+	 */
+	uint64_t (*units)(const void *params);
+	uint64_t (*max_units)(const struct svipc_ns_limits *lim);
+	/* Last word on a new object once the counts allow it (optional). */
+	int (*admit)(const struct svipc_ns_limits *lim, const void *params);
+	/* Bytes of a new object mapped by every user (its header and state). */
 	size_t (*size)(const struct svipc_ns_limits *lim, const void *params);
+	/* Length of a new object's file, when more than size() (optional). */
+	uint64_t (*file_size)(const struct svipc_ns_limits *lim, const void *params);
 	/* Fills a new object file; hdr is already filled in by the caller. */
 	int (*init)(void *base, size_t size, const struct svipc_ns_limits *lim,
 		    const void *params);
 	/* Extra checks when opening an existing object by key (e.g. size). */
 	int (*more_checks)(struct svipc_obj *o, size_t size, const void *params);
 	/*
-	 * Marks the object removed and wakes its waiters; takes the object lock.
+	 * IPC_RMID's work on the object; takes the object lock. Returns 0 when
+	 * the object is gone (marked removed, waiters woken), 1 when it lingers
+	 * (a segment still attached: it is hidden and goes at the last detach),
 	 * -ESTALE if the object moved to another file under the same name.
+	 * Called again for a lingering object whenever someone may have seen
+	 * its last use end, and by recovery: it must be idempotent.
 	 */
 	int (*remove)(struct svipc_obj *o, size_t size);
+	/* 1 if remove() can return 1 (the type has lingering objects). */
+	int remove_lingers;
 	/* The limit on the number of objects of this type. */
 	uint64_t (*max_objects)(const struct svipc_ns_limits *lim);
 };
 
 /* The namespace directory's descriptor, opening the namespace on first use. */
 int svipc__ns_dirfd(void);
+
+/*
+ * The same without checking that the descriptor is still the directory
+ * (the program may have closed it): for callers that check what they open.
+ */
+int svipc__ns_dirfd_unchecked(void);
 
 /* The namespace's limits in place (read fields with relaxed loads). */
 int svipc__ns_lim(const struct svipc_ns_limits **out);
@@ -48,8 +75,21 @@ int svipc__ns_limits(struct svipc_ns_limits *out);
 /* msgget/shmget/semget: returns an id or -errno. */
 int svipc__ipcget(const struct svipc_type_ops *ops, key_t key, int flg, const void *params);
 
-/* IPC_RMID after the caller checked permission; returns 0 or -errno. */
+/*
+ * IPC_RMID after the caller checked permission; returns 0 or -errno. The
+ * key is hidden at once; an object that lingers (ops->remove() == 1) keeps
+ * its id until svipc__ns_reap() finds it unused.
+ */
 int svipc__ipc_remove(const struct svipc_type_ops *ops, int id);
+
+/* Frees lingering object id if it is no longer used. */
+void svipc__ns_reap(const struct svipc_type_ops *ops, int id);
+
+/* Frees every lingering object of the type that is no longer used. */
+void svipc__ns_sweep(const struct svipc_type_ops *ops);
+
+/* Sum of the units (ops->units) of every object of the type. */
+uint64_t svipc__ns_units(enum svipc_type type);
 
 /* The kernel's ipcperms(): 0 if the caller may access with flg's mode bits. */
 int svipc__perm_check(const struct svipc_perm *p, int flg);

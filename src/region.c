@@ -52,13 +52,15 @@ void svipc__tmp_cleanup(int dirfd)
 	closedir(d);
 }
 
-static int file_fill(int fd, size_t size, mode_t mode,
+static int file_fill(int fd, size_t size, uint64_t file_size, mode_t mode,
 		     int (*init)(void *, size_t, void *), void *arg)
 {
 	if (fchmod(fd, mode) < 0)
 		return -errno;
+	if (file_size < size || file_size > (uint64_t)INT64_MAX)
+		return -EFBIG;
 	/* posix_fallocate would commit the whole size; objects grow with use. */
-	if (ftruncate(fd, (off_t)size) < 0)
+	if (ftruncate(fd, (off_t)file_size) < 0)
 		return -errno;
 	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
@@ -68,13 +70,13 @@ static int file_fill(int fd, size_t size, mode_t mode,
 	return r;
 }
 
-int svipc__file_create(int dirfd, const char *name, size_t size, mode_t mode,
-		       int (*init)(void *base, size_t size, void *arg), void *arg)
+int svipc__file_create(int dirfd, const char *name, size_t size, uint64_t file_size,
+		       mode_t mode, int (*init)(void *base, size_t size, void *arg), void *arg)
 {
 	int r;
 	int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd >= 0) {
-		r = file_fill(fd, size, mode, init, arg);
+		r = file_fill(fd, size, file_size ? file_size : size, mode, init, arg);
 		if (r == 0) {
 			char path[64];
 			snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
@@ -96,7 +98,7 @@ fallback:
 	fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	r = file_fill(fd, size, mode, init, arg);
+	r = file_fill(fd, size, file_size ? file_size : size, mode, init, arg);
 	if (r == 0 && linkat(dirfd, tmp, dirfd, name, 0) < 0)
 		r = -errno;
 	unlinkat(dirfd, tmp, 0);
@@ -113,7 +115,7 @@ int svipc__file_replace(int dirfd, const char *name, size_t size, mode_t mode,
 	int fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	int r = file_fill(fd, size, mode, init, arg);
+	int r = file_fill(fd, size, size, mode, init, arg);
 	close(fd);
 	if (r == 0) {
 		commit(arg, 1);
@@ -156,6 +158,8 @@ struct cache_entry {
 	int32_t id;
 	void *base;
 	size_t size;
+	dev_t dev;
+	ino_t ino;
 	uint32_t view_ok;
 	uint64_t view[SVIPC_VIEW_SIZE / 8];
 };
@@ -191,7 +195,7 @@ static struct cache_entry *cache_table(enum svipc_type type)
 }
 
 static int obj_map(int dirfd, enum svipc_type type, uint32_t magic, int id,
-		   void **basep, size_t *sizep)
+		   void **basep, size_t *sizep, dev_t *dev, ino_t *ino)
 {
 	char name[32];
 	svipc__obj_name(name, sizeof name, type, id);
@@ -204,12 +208,19 @@ static int obj_map(int dirfd, enum svipc_type type, uint32_t magic, int id,
 		close(fd);
 		return e;
 	}
-	if (!S_ISREG(st.st_mode) || (size_t)st.st_size < sizeof(struct svipc_obj) ||
-	    (uint64_t)st.st_size > (1ull << 46)) {
+	/*
+	 * Map what the header says is the object's own part: the whole file
+	 * for queues and sets; for a segment, its metadata (the data is
+	 * mapped by shmat, as the program asks).
+	 */
+	struct svipc_obj h;
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size < sizeof h ||
+	    pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.size < sizeof h ||
+	    h.size > (uint64_t)st.st_size || h.size > (1ull << 46)) {
 		close(fd);
 		return -EIDRM;
 	}
-	size_t size = (size_t)st.st_size;
+	size_t size = (size_t)h.size;
 	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	if (m == MAP_FAILED)
@@ -221,6 +232,8 @@ static int obj_map(int dirfd, enum svipc_type type, uint32_t magic, int id,
 	}
 	*basep = m;
 	*sizep = size;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
 	return 0;
 }
 
@@ -231,6 +244,8 @@ static int cache_try(struct cache_entry *e, int id, struct svipc_ref *ref)
 	    LOAD(&((struct svipc_obj *)e->base)->removed) != SVIPC_OBJ_MOVED) {
 		ref->obj = e->base;
 		ref->size = e->size;
+		ref->dev = e->dev;
+		ref->ino = e->ino;
 		ref->entry = e;
 		ref->view = e->view;
 		ref->view_ok = &e->view_ok;
@@ -270,10 +285,12 @@ int svipc__obj_get(int (*dirfd)(void), enum svipc_type type, uint32_t magic, int
 		return 0;
 	void *m = NULL;
 	size_t size = 0;
+	dev_t dev = 0;
+	ino_t ino = 0;
 	int dfd = dirfd();
 	if (dfd < 0)
 		return dfd;
-	int r = obj_map(dfd, type, magic, id, &m, &size);
+	int r = obj_map(dfd, type, magic, id, &m, &size, &dev, &ino);
 	if (r < 0)
 		return r;
 	if (e) {
@@ -287,6 +304,8 @@ int svipc__obj_get(int (*dirfd)(void), enum svipc_type type, uint32_t magic, int
 		if (cache_evict(e)) {
 			e->base = m;
 			e->size = size;
+			e->dev = dev;
+			e->ino = ino;
 			e->view_ok = 0;
 			/* An add, not a store: a reader's pin taken meanwhile must stay counted. */
 			__atomic_fetch_add(&e->users, 1, __ATOMIC_SEQ_CST);
@@ -294,6 +313,8 @@ int svipc__obj_get(int (*dirfd)(void), enum svipc_type type, uint32_t magic, int
 			pthread_mutex_unlock(&cache_mu);
 			ref->obj = m;
 			ref->size = size;
+			ref->dev = dev;
+			ref->ino = ino;
 			ref->entry = e;
 			ref->view = e->view;
 			ref->view_ok = &e->view_ok;
@@ -303,6 +324,8 @@ int svipc__obj_get(int (*dirfd)(void), enum svipc_type type, uint32_t magic, int
 	}
 	ref->obj = m;
 	ref->size = size;
+	ref->dev = dev;
+	ref->ino = ino;
 	ref->entry = NULL;
 	ref->view = NULL;
 	ref->view_ok = NULL;

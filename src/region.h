@@ -41,7 +41,7 @@ struct svipc_perm {
 struct svipc_obj {
 	uint32_t magic;
 	uint32_t version;
-	uint64_t size;      /* the file's size when created; checked at map time */
+	uint64_t size;      /* bytes mapped per process: the file, or a segment's metadata */
 	int32_t id;
 	uint32_t lock;
 	uint32_t removed;
@@ -56,12 +56,13 @@ _Static_assert(sizeof(struct svipc_perm) == 32, "svipc_perm is an ABI");
 _Static_assert(sizeof(struct svipc_obj) == 80, "svipc_obj is an ABI");
 
 /*
- * Creates `name` in dirfd, `size` bytes, initialised by init(base, arg) and
- * visible to others only once complete (O_TMPFILE + linkat, or a temporary
- * name + link). Returns 0, -EEXIST if the name exists, or -errno.
+ * Creates `name` in dirfd, file_size bytes long (0: size), its first `size`
+ * bytes initialised by init(base, arg), the rest zero; visible to others
+ * only once complete (O_TMPFILE + linkat, or a temporary name + link).
+ * Returns 0, -EEXIST if the name exists, or -errno.
  */
-int svipc__file_create(int dirfd, const char *name, size_t size, mode_t mode,
-		       int (*init)(void *base, size_t size, void *arg), void *arg);
+int svipc__file_create(int dirfd, const char *name, size_t size, uint64_t file_size,
+		       mode_t mode, int (*init)(void *base, size_t size, void *arg), void *arg);
 
 /*
  * Replaces `name` with a new file built by init(base, arg), atomically:
@@ -85,6 +86,8 @@ void svipc__obj_name(char *buf, size_t len, enum svipc_type type, int id);
 struct svipc_ref {
 	struct svipc_obj *obj;
 	size_t size;
+	dev_t dev; /* the mapped file, to recognise it when opened again */
+	ino_t ino;
 	void *entry; /* cache entry, or NULL for a temporary mapping */
 	/*
 	 * Per-mapping scratch kept with the cache entry: a type stores there

@@ -1,0 +1,1065 @@
+/* shm.c - System V shared memory segments: shmget, shmat, shmdt, shmctl. */
+#include "shm.h"
+#include "internal.h"
+#include "lock.h"
+#include "ns.h"
+#include "proc.h"
+#include "svipc.h"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef SHM_HUGE_SHIFT
+#define SHM_HUGE_SHIFT 26
+#endif
+#define SHM_HUGE_LOG_MASK 0x3fu
+
+static uint64_t page_size(void)
+{
+	static uint64_t ps;
+	if (!ps) {
+		long v = sysconf(_SC_PAGESIZE);
+		ps = v > 0 ? (uint64_t)v : 4096;
+	}
+	return ps;
+}
+
+static uint64_t round_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+/* ---- creation: the kernel's checks, in the kernel's order ------------------- */
+
+struct shm_params {
+	uint64_t size;
+	int flg;
+};
+
+static uint64_t read_u64_file(const char *path, uint64_t dflt)
+{
+	uint64_t v;
+	return svipc__read_proc_u64(path, &v) == 0 ? v : dflt;
+}
+
+/* "Name:   123 kB" from /proc/meminfo, in bytes; 0 if absent. */
+static uint64_t meminfo(const char *name)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[128];
+	uint64_t v = 0;
+	size_t n = strlen(name);
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, name, n) == 0 && line[n] == ':') {
+			v = strtoull(line + n + 1, NULL, 10) * 1024;
+			break;
+		}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/*
+ * The huge page size SHM_HUGETLB asks for: the default one, or the one
+ * encoded in the flags (log2 << SHM_HUGE_SHIFT). 0 if this machine has no
+ * such size (the kernel says EINVAL then).
+ */
+static uint64_t huge_size(int flg)
+{
+	unsigned lg = ((unsigned)flg >> SHM_HUGE_SHIFT) & SHM_HUGE_LOG_MASK;
+	if (lg == 0)
+		return meminfo("Hugepagesize");
+	if (lg < 12 || lg > 40)
+		return 0;
+	char path[96];
+	snprintf(path, sizeof path, "/sys/kernel/mm/hugepages/hugepages-%llukB/nr_hugepages",
+		 (unsigned long long)((1ull << lg) >> 10));
+	return access(path, F_OK) == 0 ? 1ull << lg : 0;
+}
+
+static uint64_t huge_pages_available(uint64_t hsz)
+{
+	char base[96], path[128];
+	snprintf(base, sizeof base, "/sys/kernel/mm/hugepages/hugepages-%llukB",
+		 (unsigned long long)(hsz >> 10));
+	snprintf(path, sizeof path, "%s/free_hugepages", base);
+	uint64_t freep = read_u64_file(path, 0);
+	snprintf(path, sizeof path, "%s/resv_hugepages", base);
+	uint64_t resv = read_u64_file(path, 0);
+	return freep > resv ? freep - resv : 0;
+}
+
+/* The kernel's __vm_enough_memory() for `bytes` more of committed memory. */
+static int enough_memory(uint64_t bytes)
+{
+	uint64_t mode = read_u64_file("/proc/sys/vm/overcommit_memory", 0);
+	if (mode == 1)
+		return 1;
+	if (mode == 2) {
+		uint64_t limit = meminfo("CommitLimit"), used = meminfo("Committed_AS");
+		return used + bytes >= used && used + bytes <= limit;
+	}
+	struct sysinfo si;
+	if (sysinfo(&si) < 0)
+		return 1;
+	uint64_t unit = si.mem_unit ? si.mem_unit : 1;
+	return bytes / unit <= (uint64_t)si.totalram + (uint64_t)si.totalswap;
+}
+
+static int shm_check_new(const struct svipc_ns_limits *lim, const void *params)
+{
+	const struct shm_params *p = params;
+	if (p->size < 1 || p->size > lim->shmmax)
+		return -EINVAL;
+	if (round_up(p->size, page_size()) < p->size)
+		return -ENOSPC;
+	return 0;
+}
+
+static uint64_t shm_units(const void *params)
+{
+	const struct shm_params *p = params;
+	return round_up(p->size, page_size()) / page_size();
+}
+
+static uint64_t shm_max_units(const struct svipc_ns_limits *lim)
+{
+	return lim->shmall;
+}
+
+/*
+ * What the kernel checks once the counts are fine: a huge page size that
+ * exists, and memory it would commit. svipc's files are sparse, so nothing
+ * is reserved; the answers are the kernel's so that programs see the same.
+ */
+static int shm_admit(const struct svipc_ns_limits *lim, const void *params)
+{
+	(void)lim;
+	const struct shm_params *p = params;
+	int strict = read_u64_file("/proc/sys/vm/overcommit_memory", 0) == 2;
+	if (p->flg & SHM_HUGETLB) {
+		uint64_t hsz = huge_size(p->flg);
+		if (!hsz)
+			return -EINVAL;
+		uint64_t len = round_up(p->size, hsz);
+		if (len < p->size)
+			return -ENOSPC;
+		if (!(p->flg & SHM_NORESERVE) && len / hsz > huge_pages_available(hsz))
+			return -ENOMEM;
+		if (!svipc__capable(CAP_IPC_LOCK)) {
+			/* Outside vm.hugetlb_shm_group only the memlock limit allows it. */
+			uint64_t group = read_u64_file("/proc/sys/vm/hugetlb_shm_group", 0);
+			struct rlimit rl;
+			if ((gid_t)group != getegid() &&
+			    (getrlimit(RLIMIT_MEMLOCK, &rl) < 0 ||
+			     (rl.rlim_cur != RLIM_INFINITY && len > rl.rlim_cur)))
+				return -EPERM;
+		}
+		return 0;
+	}
+	if ((!(p->flg & SHM_NORESERVE) || strict) && !enough_memory(p->size))
+		return -ENOMEM;
+	return 0;
+}
+
+struct geom {
+	uint64_t segsz, data_off, map_len, align;
+	uint32_t flags, nslots;
+};
+
+static void new_geom(const struct shm_params *p, struct geom *g)
+{
+	uint64_t meta = round_up(SHM_SLOT_OFF + (uint64_t)SHM_NSLOTS * sizeof(struct shm_slot),
+				 page_size());
+	g->segsz = p->size;
+	g->flags = 0;
+	g->align = page_size();
+	if (p->flg & SHM_HUGETLB) {
+		g->align = huge_size(p->flg);
+		g->flags |= SHM_SEG_HUGE;
+	}
+	if (p->flg & SHM_NORESERVE)
+		g->flags |= SHM_SEG_NORESERVE;
+	/* Huge pages need the data huge-page aligned in the file too. */
+	g->data_off = round_up(meta, g->align);
+	g->map_len = round_up(p->size, g->align);
+	g->nslots = SHM_NSLOTS;
+}
+
+static size_t shm_meta_size(const struct svipc_ns_limits *lim, const void *params)
+{
+	(void)lim;
+	struct geom g;
+	new_geom(params, &g);
+	return (size_t)g.data_off;
+}
+
+static uint64_t shm_file_size(const struct svipc_ns_limits *lim, const void *params)
+{
+	(void)lim;
+	struct geom g;
+	new_geom(params, &g);
+	return g.data_off + g.map_len;
+}
+
+static int shm_init(void *base, size_t size, const struct svipc_ns_limits *lim,
+		    const void *params)
+{
+	(void)lim;
+	(void)size;
+	struct shm_seg *s = base;
+	struct geom g;
+	new_geom(params, &g);
+	s->segsz = g.segsz;
+	s->data_off = g.data_off;
+	s->map_len = g.map_len;
+	s->align = g.align;
+	s->flags = g.flags;
+	s->nslots = g.nslots;
+	s->cpid = svipc__proc_pid();
+	return 0;
+}
+
+/*
+ * Reads the geometry once and checks it against what this process mapped:
+ * every later offset comes from these locals, never again from the file.
+ */
+static int seg_geom(const struct svipc_ref *ref, struct geom *g)
+{
+	struct shm_seg *s = (struct shm_seg *)ref->obj;
+	uint64_t ps = page_size();
+	g->segsz = LOAD_RELAXED(&s->segsz);
+	g->data_off = LOAD_RELAXED(&s->data_off);
+	g->map_len = LOAD_RELAXED(&s->map_len);
+	g->align = LOAD_RELAXED(&s->align);
+	g->flags = LOAD_RELAXED(&s->flags);
+	g->nslots = LOAD_RELAXED(&s->nslots);
+	int ok = ref->size >= sizeof *s && g->data_off == ref->size && g->data_off % ps == 0 &&
+		 g->nslots >= 1 && g->nslots <= SHM_NSLOTS &&
+		 SHM_SLOT_OFF + (uint64_t)g->nslots * sizeof(struct shm_slot) <= g->data_off &&
+		 g->align >= ps && (g->align & (g->align - 1)) == 0 && g->align <= (1ull << 40) &&
+		 g->segsz >= 1 && g->map_len >= g->segsz && g->map_len % g->align == 0 &&
+		 g->map_len <= (1ull << 62) && !LOAD_RELAXED(&s->obj.corrupt);
+	if (!ok) {
+		STORE(&s->obj.corrupt, 1);
+		return -EIDRM;
+	}
+	return 0;
+}
+
+static int shm_more_checks(struct svipc_obj *o, size_t size, const void *params)
+{
+	struct svipc_ref ref = { .obj = o, .size = size };
+	struct geom g;
+	const struct shm_params *p = params;
+	if (seg_geom(&ref, &g) < 0)
+		return -EIDRM;
+	return p->size > g.segsz ? -EINVAL : 0;
+}
+
+/* ---- the lock, and booking attachments ------------------------------------------- */
+
+static struct shm_slot *slots(struct shm_seg *s)
+{
+	return (struct shm_slot *)((char *)s + SHM_SLOT_OFF);
+}
+
+static void apply_set(struct shm_seg *s)
+{
+	if (!LOAD(&s->set_valid))
+		return;
+	s->obj.perm.uid = s->set_uid;
+	s->obj.perm.gid = s->set_gid;
+	s->obj.perm.mode = s->set_mode;
+	s->obj.ctime = s->set_ctime;
+	STORE(&s->set_valid, 0);
+}
+
+/*
+ * Takes the segment's lock. A dead holder can have left only single-store
+ * updates behind, plus an IPC_SET record to apply; the slot counters are
+ * only hints and are clamped on use.
+ */
+static int seg_lock(struct shm_seg *s)
+{
+	int r = svipc__lock(&s->obj.lock);
+	if (r < 0)
+		return r;
+	if (r == 1)
+		apply_set(s);
+	return 0;
+}
+
+static void seg_unlock(struct shm_seg *s)
+{
+	svipc__unlock(&s->obj.lock);
+}
+
+static int lock_held(int fd, uint32_t slot)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_start = SHM_LOCK_BASE + slot, .l_len = 1 };
+	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+		return 1; /* cannot tell: assume alive, never drop a live one */
+	return fl.l_type != F_UNLCK;
+}
+
+static int seg_open_in(int dfd, int id, int flags)
+{
+	char name[32];
+	if (dfd < 0)
+		return dfd;
+	svipc__obj_name(name, sizeof name, SVIPC_SHM, id);
+	int fd = openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? (errno == ENOENT ? -EINVAL : -errno) : fd;
+}
+
+static int seg_open(int id, int flags)
+{
+	return seg_open_in(svipc__ns_dirfd(), id, flags);
+}
+
+/*
+ * Called with the lock held. Counts the live attachments and books the
+ * detaches nobody booked (the attacher exited, execed or was killed: its
+ * lock is gone), as the kernel does at exit: shm_dtime, shm_lpid.
+ * Returns the count, or -errno if the segment file cannot be opened.
+ */
+static long book_attachments(struct shm_seg *s, const struct geom *g, int id)
+{
+	uint32_t hi = MIN(LOAD_RELAXED(&s->slot_hi), g->nslots);
+	uint32_t n = 0, new_hi = 0;
+	struct shm_slot *sl = slots(s);
+	int fd = -1;
+	for (uint32_t i = 0; i < hi; i++) {
+		if (LOAD_RELAXED(&sl[i].state) != SHM_SLOT_ATTACHED)
+			continue;
+		if (fd < 0) {
+			fd = seg_open(id, O_RDONLY);
+			if (fd < 0)
+				return fd;
+		}
+		if (lock_held(fd, i)) {
+			n++;
+			new_hi = i + 1;
+			continue;
+		}
+		s->dtime = svipc__real_sec();
+		s->lpid = LOAD_RELAXED(&sl[i].pid);
+		STORE_RELAXED(&sl[i].state, SHM_SLOT_FREE);
+	}
+	if (fd >= 0)
+		close(fd);
+	STORE_RELAXED(&s->slot_hi, new_hi);
+	return n;
+}
+
+/*
+ * IPC_RMID's work (also run again by whoever may have seen the last detach,
+ * and by recovery): hides the key, sets SHM_DEST, and marks the segment
+ * removed if nothing is attached. 1 if it lingers.
+ */
+static int shm_remove(struct svipc_obj *o, size_t size)
+{
+	struct shm_seg *s = (struct shm_seg *)o;
+	struct svipc_ref ref = { .obj = o, .size = size };
+	struct geom g;
+	if (seg_geom(&ref, &g) < 0) {
+		STORE(&o->removed, SVIPC_OBJ_REMOVED);
+		return 0;
+	}
+	if (seg_lock(s) < 0)
+		return 1;
+	s->obj.perm.key = IPC_PRIVATE;
+	s->obj.perm.mode |= SHM_DEST;
+	long n = book_attachments(s, &g, o->id);
+	if (n == 0)
+		STORE(&o->removed, SVIPC_OBJ_REMOVED);
+	seg_unlock(s);
+	return n != 0;
+}
+
+static uint64_t shm_max_objects(const struct svipc_ns_limits *lim)
+{
+	return lim->shmmni;
+}
+
+const struct svipc_type_ops svipc__shm_ops = {
+	.type = SVIPC_SHM,
+	.magic = SHM_MAGIC,
+	.check_new = shm_check_new,
+	.units = shm_units,
+	.max_units = shm_max_units,
+	.admit = shm_admit,
+	.size = shm_meta_size,
+	.file_size = shm_file_size,
+	.init = shm_init,
+	.more_checks = shm_more_checks,
+	.remove = shm_remove,
+	.remove_lingers = 1,
+	.max_objects = shm_max_objects,
+};
+
+/* ---- this process's attachments ----------------------------------------------------- */
+
+struct attachment {
+	uintptr_t addr;
+	size_t len;
+	uint64_t data_off;
+	int id;
+	uint32_t slot;
+	int prot;
+	int huge;
+};
+
+static struct {
+	pthread_mutex_t mu;
+	struct attachment *a;
+	size_t n, cap;
+} AT = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static int at_add(const struct attachment *x)
+{
+	int r = 0;
+	pthread_mutex_lock(&AT.mu);
+	/* SHM_REMAP may have replaced an attachment that started there. */
+	for (size_t i = 0; i < AT.n; i++)
+		if (AT.a[i].addr == x->addr) {
+			AT.a[i] = *x;
+			goto out;
+		}
+	if (AT.n == AT.cap) {
+		size_t cap = AT.cap ? AT.cap * 2 : 16;
+		struct attachment *na = realloc(AT.a, cap * sizeof *na);
+		if (!na) {
+			r = -ENOMEM;
+			goto out;
+		}
+		AT.a = na;
+		AT.cap = cap;
+	}
+	AT.a[AT.n++] = *x;
+out:
+	pthread_mutex_unlock(&AT.mu);
+	return r;
+}
+
+static int at_take(uintptr_t addr, struct attachment *out)
+{
+	int r = -EINVAL;
+	pthread_mutex_lock(&AT.mu);
+	for (size_t i = 0; i < AT.n; i++)
+		if (AT.a[i].addr == addr) {
+			*out = AT.a[i];
+			AT.a[i] = AT.a[--AT.n];
+			r = 0;
+			break;
+		}
+	pthread_mutex_unlock(&AT.mu);
+	return r;
+}
+
+static int at_find(uintptr_t addr, struct attachment *out)
+{
+	int r = -EINVAL;
+	pthread_mutex_lock(&AT.mu);
+	for (size_t i = 0; i < AT.n; i++)
+		if (AT.a[i].addr == addr) {
+			*out = AT.a[i];
+			r = 0;
+			break;
+		}
+	pthread_mutex_unlock(&AT.mu);
+	return r;
+}
+
+/* ---- attach and detach ----------------------------------------------------------------- */
+
+/*
+ * Called with the lock held: takes a free slot and its lock byte on fd.
+ * When every slot looks taken, books the dead ones first.
+ */
+static long slot_claim(struct shm_seg *s, const struct geom *g, int id, int fd, int32_t pid)
+{
+	struct shm_slot *sl = slots(s);
+	for (int pass = 0; pass < 2; pass++) {
+		uint32_t start = LOAD_RELAXED(&s->next_slot) % g->nslots;
+		for (uint32_t k = 0; k < g->nslots; k++) {
+			uint32_t i = (start + k) % g->nslots;
+			if (LOAD_RELAXED(&sl[i].state) != SHM_SLOT_FREE)
+				continue;
+			struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET,
+					    .l_start = SHM_LOCK_BASE + i, .l_len = 1 };
+			if (fcntl(fd, F_OFD_SETLK, &fl) < 0)
+				return -errno == -ENOLCK ? -ENOMEM : -errno;
+			sl[i].pid = pid;
+			STORE_RELAXED(&sl[i].state, SHM_SLOT_ATTACHED);
+			if (i + 1 > MIN(LOAD_RELAXED(&s->slot_hi), g->nslots))
+				STORE_RELAXED(&s->slot_hi, i + 1);
+			STORE_RELAXED(&s->next_slot, (i + 1) % g->nslots);
+			return i;
+		}
+		long n = book_attachments(s, g, id);
+		if (n < 0)
+			return n;
+	}
+	return -ENOMEM; /* SHM_NSLOTS live attachments */
+}
+
+static void slot_release(struct shm_seg *s, const struct geom *g, uint32_t slot, int32_t pid)
+{
+	if (slot < g->nslots && LOAD_RELAXED(&slots(s)[slot].state) == SHM_SLOT_ATTACHED)
+		STORE_RELAXED(&slots(s)[slot].state, SHM_SLOT_FREE);
+	s->dtime = svipc__real_sec();
+	s->lpid = pid;
+}
+
+/*
+ * Opens the segment's file for one attachment, takes a slot with its lock
+ * on that descriptor, and books the attach (shm_atime, shm_lpid = lpid).
+ * Returns the descriptor (the caller maps from it, then closes it) or -errno.
+ */
+static int attach_begin(int id, struct svipc_ref *ref, const struct geom *g, int prot,
+			int32_t lpid, uint32_t *slot)
+{
+	struct shm_seg *s = (struct shm_seg *)ref->obj;
+	int flags = (prot & PROT_WRITE) ? O_RDWR : O_RDONLY;
+	struct stat st;
+	/*
+	 * The fast way trusts the directory descriptor and checks that what it
+	 * opened is the file this process maps; the checked way is for when the
+	 * program closed or replaced that descriptor.
+	 */
+	int fd = seg_open_in(svipc__ns_dirfd_unchecked(), id, flags);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_dev != ref->dev || st.st_ino != ref->ino)) {
+		close(fd);
+		fd = -ESTALE;
+	}
+	if (fd < 0) {
+		fd = seg_open(id, flags);
+		if (fd < 0)
+			return fd;
+		if (fstat(fd, &st) < 0 || st.st_dev != ref->dev || st.st_ino != ref->ino) {
+			close(fd);
+			return -EINVAL; /* the name is another segment's now */
+		}
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < g->data_off + g->map_len) {
+		close(fd);
+		STORE(&s->obj.corrupt, 1);
+		return -EIDRM;
+	}
+	long r = seg_lock(s);
+	if (r < 0) {
+		close(fd);
+		return (int)r;
+	}
+	if (LOAD(&s->obj.removed)) {
+		r = -EINVAL; /* the id is gone */
+	} else {
+		r = slot_claim(s, g, id, fd, svipc__proc_pid());
+		if (r >= 0) {
+			*slot = (uint32_t)r;
+			s->atime = svipc__real_sec();
+			s->lpid = lpid;
+		}
+	}
+	seg_unlock(s);
+	if (r < 0) {
+		close(fd);
+		return (int)r;
+	}
+	return fd;
+}
+
+/* Undoes attach_begin after the mapping failed (fd already closed). */
+static void attach_undo(struct svipc_ref *ref, const struct geom *g, uint32_t slot)
+{
+	struct shm_seg *s = (struct shm_seg *)ref->obj;
+	if (seg_lock(s) < 0)
+		return;
+	if (slot < g->nslots)
+		STORE_RELAXED(&slots(s)[slot].state, SHM_SLOT_FREE);
+	seg_unlock(s);
+}
+
+/* Maps len bytes at an address aligned to align (huge pages): reserve, then trim. */
+static void *map_aligned(size_t len, uint64_t align, int prot, int fd, uint64_t off)
+{
+	size_t span = len + (size_t)align;
+	char *res = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (res == MAP_FAILED)
+		return MAP_FAILED;
+	char *at = (char *)round_up((uintptr_t)res, align);
+	void *m = mmap(at, len, prot, MAP_SHARED | MAP_FIXED, fd, (off_t)off);
+	if (m == MAP_FAILED) {
+		int e = errno;
+		munmap(res, span);
+		errno = e;
+		return MAP_FAILED;
+	}
+	if (at > res)
+		munmap(res, (size_t)(at - res));
+	if (at + len < res + span)
+		munmap(at + len, (size_t)(res + span - (at + len)));
+	return m;
+}
+
+static void *do_shmat(int id, uintptr_t addr, int flg, long *err)
+{
+	uint64_t ps = page_size();
+	/* The kernel checks the address before it looks at the id. */
+	if (addr) {
+		if (addr & (ps - 1)) {
+			if (!(flg & SHM_RND))
+				return *err = -EINVAL, NULL;
+			addr &= ~(uintptr_t)(ps - 1);
+			if (!addr && (flg & SHM_REMAP))
+				return *err = -EINVAL, NULL;
+		}
+	} else if (flg & SHM_REMAP) {
+		return *err = -EINVAL, NULL;
+	}
+	if (id < 0)
+		return *err = -EINVAL, NULL;
+	int prot = PROT_READ, acc = S_IRUGO;
+	if (!(flg & SHM_RDONLY))
+		prot |= PROT_WRITE, acc |= S_IWUGO;
+	if (flg & SHM_EXEC)
+		prot |= PROT_EXEC, acc |= 0111;
+	struct svipc_ref ref;
+	long r = svipc__get(&svipc__shm_ops, id, &ref);
+	if (r < 0)
+		return *err = r, NULL;
+	struct geom g;
+	struct attachment at = { 0 };
+	void *m = NULL;
+	r = seg_geom(&ref, &g);
+	if (r < 0)
+		goto out;
+	if (svipc__perm_check(&ref.obj->perm, acc)) {
+		r = -EACCES;
+		goto out;
+	}
+	if (addr && (addr & (g.align - 1))) {
+		r = -EINVAL; /* a huge page segment needs a huge page address */
+		goto out;
+	}
+	if (g.map_len > SIZE_MAX || (addr && addr + g.map_len < addr)) {
+		r = addr ? -EINVAL : -ENOMEM;
+		goto out;
+	}
+	uint32_t slot;
+	int fd = attach_begin(id, &ref, &g, prot, svipc__proc_pid(), &slot);
+	if (fd < 0) {
+		r = fd;
+		goto out;
+	}
+	size_t len = (size_t)g.map_len;
+	if (!addr && g.align > ps)
+		m = map_aligned(len, g.align, prot, fd, g.data_off);
+	else
+		m = mmap((void *)addr, len, prot,
+			 MAP_SHARED | (addr ? ((flg & SHM_REMAP) ? MAP_FIXED : MAP_FIXED_NOREPLACE) : 0),
+			 fd, (off_t)g.data_off);
+	int e = errno;
+	if (m != MAP_FAILED && addr && (uintptr_t)m != addr) {
+		/* A kernel without MAP_FIXED_NOREPLACE took it as a hint. */
+		munmap(m, len);
+		m = MAP_FAILED;
+		e = EEXIST;
+	}
+	close(fd); /* the mapping keeps the description, and so the lock */
+	if (m == MAP_FAILED) {
+		attach_undo(&ref, &g, slot);
+		m = NULL;
+		r = e == EEXIST ? -EINVAL : -e;
+		goto out;
+	}
+	if (g.flags & SHM_SEG_HUGE)
+		madvise(m, len, MADV_HUGEPAGE); /* transparent huge pages where tmpfs allows */
+	at = (struct attachment){ (uintptr_t)m, len, g.data_off, id, slot, prot,
+				  (g.flags & SHM_SEG_HUGE) != 0 };
+	r = at_add(&at);
+	if (r < 0) {
+		munmap(m, len);
+		attach_undo(&ref, &g, slot);
+		m = NULL;
+	}
+out:
+	svipc__obj_put(&ref);
+	*err = r;
+	return m;
+}
+
+/*
+ * Books a detach: frees the slot, sets shm_dtime and shm_lpid. Returns 1
+ * if the segment is marked for removal (the caller then lets the namespace
+ * see whether that was the last attachment).
+ */
+static int detach_book(const struct attachment *at)
+{
+	struct svipc_ref ref;
+	if (svipc__get(&svipc__shm_ops, at->id, &ref) < 0)
+		return 0;
+	struct shm_seg *s = (struct shm_seg *)ref.obj;
+	struct geom g;
+	int dest = 0;
+	if (seg_geom(&ref, &g) == 0 && seg_lock(s) == 0) {
+		slot_release(s, &g, at->slot, svipc__proc_pid());
+		dest = (LOAD_RELAXED(&s->obj.perm.mode) & SHM_DEST) != 0;
+		seg_unlock(s);
+	}
+	svipc__obj_put(&ref);
+	return dest;
+}
+
+static long do_shmdt(uintptr_t addr)
+{
+	struct attachment at;
+	if (addr & (page_size() - 1))
+		return -EINVAL;
+	if (at_take(addr, &at) < 0)
+		return -EINVAL;
+	munmap((void *)at.addr, at.len); /* drops the attachment's lock */
+	if (detach_book(&at))
+		svipc__ns_reap(&svipc__shm_ops, at.id);
+	return 0;
+}
+
+/* ---- fork and exit --------------------------------------------------------------------- */
+
+/*
+ * The child's inherited mappings still hold its parent's open file
+ * descriptions, so they count once for both. Like the kernel, which counts
+ * a child's inherited attachments, the child takes a slot of its own for
+ * each and maps it again in place from its own descriptor. If that fails
+ * the child keeps the inherited mapping: its data stays shared, only the
+ * count is one short.
+ */
+static void reattach_child(struct attachment *at, int32_t parent)
+{
+	struct svipc_ref ref;
+	if (svipc__get(&svipc__shm_ops, at->id, &ref) < 0)
+		return;
+	struct geom g;
+	uint32_t slot;
+	int fd = -1;
+	if (seg_geom(&ref, &g) == 0 && g.data_off == at->data_off && g.map_len == at->len)
+		fd = attach_begin(at->id, &ref, &g, at->prot, parent, &slot);
+	if (fd >= 0) {
+		void *m = mmap((void *)at->addr, at->len, at->prot, MAP_SHARED | MAP_FIXED, fd,
+			       (off_t)at->data_off);
+		close(fd);
+		if (m == MAP_FAILED) {
+			attach_undo(&ref, &g, slot);
+		} else {
+			at->slot = slot;
+			if (at->huge)
+				madvise(m, at->len, MADV_HUGEPAGE);
+		}
+	}
+	svipc__obj_put(&ref);
+}
+
+static int32_t fork_parent_pid;
+
+void svipc__shm_atfork(enum svipc_fork_phase phase)
+{
+	if (phase == SVIPC_FORK_PREPARE) {
+		pthread_mutex_lock(&AT.mu);
+		fork_parent_pid = svipc__proc_pid();
+		return;
+	}
+	pthread_mutex_unlock(&AT.mu);
+	if (phase == SVIPC_FORK_CHILD) {
+		/* Single-threaded here: nothing else touches the table. */
+		for (size_t i = 0; i < AT.n; i++)
+			reattach_child(&AT.a[i], fork_parent_pid);
+	}
+}
+
+/*
+ * At exit the kernel would detach everything, book it and free segments
+ * marked for removal. Unmapping here could pull memory from under threads
+ * that still run, so the mappings stay (the kernel drops them, and their
+ * locks, a moment later); the books are done now: each slot is freed (the
+ * count then ignores its lock), and a segment marked for removal that has
+ * no other attachment is removed.
+ */
+__attribute__((destructor)) static void detach_all_at_exit(void)
+{
+	if (pthread_mutex_trylock(&AT.mu) != 0)
+		return;
+	struct attachment *a = AT.a;
+	size_t n = AT.n;
+	AT.a = NULL;
+	AT.n = AT.cap = 0;
+	pthread_mutex_unlock(&AT.mu);
+	for (size_t i = 0; i < n; i++)
+		if (detach_book(&a[i]))
+			svipc__ns_reap(&svipc__shm_ops, a[i].id);
+	free(a);
+}
+
+/* ---- shmctl ---------------------------------------------------------------------------- */
+
+static long shm_info(int cmd, void *buf)
+{
+	struct svipc_ns_limits lim;
+	int maxidx, in_use;
+	long r = svipc__ns_limits(&lim);
+	if (r < 0)
+		return r;
+	if (cmd == SHM_INFO)
+		svipc__ns_sweep(&svipc__shm_ops); /* a listing shows no dead segment */
+	r = svipc__ns_usage(SVIPC_SHM, &maxidx, &in_use);
+	if (r < 0)
+		return r;
+	if (cmd == IPC_INFO) {
+		struct shminfo si;
+		memset(&si, 0, sizeof si);
+		si.shmmax = lim.shmmax;
+		si.shmmin = 1;
+		si.shmmni = si.shmseg = lim.shmmni;
+		si.shmall = lim.shmall;
+		memcpy(buf, &si, sizeof si);
+	} else {
+		struct shm_info si;
+		memset(&si, 0, sizeof si);
+		si.used_ids = in_use;
+		si.shm_tot = svipc__ns_units(SVIPC_SHM);
+		/* Resident pages: what the files hold (they are sparse). */
+		int dfd = svipc__ns_dirfd();
+		for (int i = 0; i <= maxidx && dfd >= 0; i++) {
+			int id = svipc__ns_index_to_id(SVIPC_SHM, i);
+			char name[32];
+			struct stat st;
+			if (id < 0)
+				continue;
+			svipc__obj_name(name, sizeof name, SVIPC_SHM, id);
+			if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				si.shm_rss += (unsigned long)((uint64_t)st.st_blocks * 512 / page_size());
+		}
+		memcpy(buf, &si, sizeof si);
+	}
+	return maxidx < 0 ? 0 : maxidx;
+}
+
+static void fill_stat(struct shm_seg *s, const struct geom *g, long nattch, struct shmid_ds *out)
+{
+	memset(out, 0, sizeof *out);
+	svipc__perm_to_user(&s->obj.perm, &out->shm_perm);
+	out->shm_segsz = (size_t)g->segsz;
+	out->shm_atime = s->atime;
+	out->shm_dtime = s->dtime;
+	out->shm_ctime = s->obj.ctime;
+	out->shm_cpid = s->cpid;
+	out->shm_lpid = s->lpid;
+	out->shm_nattch = (shmatt_t)nattch;
+}
+
+static long do_shmctl(int id, int cmd, struct shmid_ds *buf)
+{
+	if (id < 0 || cmd < 0)
+		return -EINVAL;
+#ifndef __LP64__
+	cmd &= ~IPC_64;
+#endif
+	if (cmd == IPC_INFO || cmd == SHM_INFO) {
+		if (!buf)
+			return -EFAULT;
+		return shm_info(cmd, buf);
+	}
+	int by_index = cmd == SHM_STAT || cmd == SHM_STAT_ANY;
+	switch (cmd) {
+	case IPC_STAT:
+	case SHM_STAT:
+	case SHM_STAT_ANY:
+	case IPC_SET:
+		if (!buf)
+			return -EFAULT;
+		break;
+	case IPC_RMID:
+	case SHM_LOCK:
+	case SHM_UNLOCK:
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (by_index) {
+		id = svipc__ns_index_to_id(SVIPC_SHM, id);
+		if (id < 0)
+			return id;
+	}
+	struct shmid_ds in;
+	if (cmd == IPC_SET)
+		memcpy(&in, buf, sizeof in);
+	struct svipc_ref ref;
+	long r = svipc__get(&svipc__shm_ops, id, &ref);
+	if (r < 0)
+		return r;
+	struct shm_seg *s = (struct shm_seg *)ref.obj;
+	struct geom g;
+	int reap = 0;
+	r = seg_geom(&ref, &g);
+	if (r < 0)
+		goto out;
+	r = seg_lock(s);
+	if (r < 0)
+		goto out;
+	if (LOAD(&s->obj.removed)) {
+		r = -EINVAL;
+		goto unlock;
+	}
+	switch (cmd) {
+	case IPC_STAT:
+	case SHM_STAT:
+	case SHM_STAT_ANY: {
+		if (cmd != SHM_STAT_ANY && svipc__perm_check(&s->obj.perm, S_IRUGO)) {
+			r = -EACCES;
+			break;
+		}
+		long n = book_attachments(s, &g, id);
+		if (n < 0) {
+			r = n;
+			break;
+		}
+		if (n == 0 && (s->obj.perm.mode & SHM_DEST)) {
+			/* Its last attacher died unseen: the kernel would have freed it. */
+			reap = 1;
+			r = -EINVAL;
+			break;
+		}
+		fill_stat(s, &g, n, buf);
+		r = by_index ? id : 0;
+		break;
+	}
+	case IPC_SET:
+		if (!svipc__perm_is_owner(&s->obj.perm)) {
+			r = -EPERM;
+			break;
+		}
+		if (in.shm_perm.uid == (uid_t)-1 || in.shm_perm.gid == (gid_t)-1) {
+			r = -EINVAL;
+			break;
+		}
+		s->set_uid = in.shm_perm.uid;
+		s->set_gid = in.shm_perm.gid;
+		s->set_mode = (s->obj.perm.mode & ~0777u) | (in.shm_perm.mode & 0777u);
+		s->set_ctime = svipc__real_sec();
+		STORE(&s->set_valid, 1); /* the commit point */
+		apply_set(s);
+		r = 0;
+		break;
+	case IPC_RMID:
+		if (!svipc__perm_is_owner(&s->obj.perm)) {
+			r = -EPERM;
+			break;
+		}
+		seg_unlock(s);
+		svipc__obj_put(&ref);
+		return svipc__ipc_remove(&svipc__shm_ops, id);
+	case SHM_LOCK:
+	case SHM_UNLOCK:
+		if (!svipc__capable(CAP_IPC_LOCK)) {
+			struct rlimit rl;
+			if (!svipc__perm_is_owner(&s->obj.perm)) {
+				r = -EPERM;
+				break;
+			}
+			if (cmd == SHM_LOCK && (getrlimit(RLIMIT_MEMLOCK, &rl) < 0 || rl.rlim_cur == 0)) {
+				r = -EPERM;
+				break;
+			}
+		}
+		if (cmd == SHM_LOCK)
+			s->obj.perm.mode |= SHM_LOCKED;
+		else
+			s->obj.perm.mode &= ~(uint32_t)SHM_LOCKED;
+		r = 0;
+		break;
+	}
+unlock:
+	seg_unlock(s);
+out:
+	svipc__obj_put(&ref);
+	if (reap)
+		svipc__ns_reap(&svipc__shm_ops, id);
+	return r;
+}
+
+/* ---- public API ------------------------------------------------------------------------ */
+
+SVIPC_EXPORT int svipc_shmget(key_t key, size_t size, int shmflg)
+{
+	struct shm_params p = { size, shmflg };
+	return (int)svipc__ret(svipc__ipcget(&svipc__shm_ops, key, shmflg, &p));
+}
+
+SVIPC_EXPORT void *svipc_shmat(int shmid, const void *shmaddr, int shmflg)
+{
+	long r;
+	void *m = do_shmat(shmid, (uintptr_t)shmaddr, shmflg, &r);
+	if (!m) {
+		errno = (int)-r;
+		return (void *)-1;
+	}
+	return m;
+}
+
+SVIPC_EXPORT int svipc_shmdt(const void *shmaddr)
+{
+	return (int)svipc__ret(do_shmdt((uintptr_t)shmaddr));
+}
+
+SVIPC_EXPORT int svipc_shmctl(int shmid, int cmd, struct shmid_ds *buf)
+{
+	return (int)svipc__ret(do_shmctl(shmid, cmd, buf));
+}
+
+SVIPC_EXPORT int svipc_shmsync(const void *shmaddr, int flags)
+{
+	struct attachment at;
+	if ((flags & ~(MS_SYNC | MS_ASYNC | MS_INVALIDATE)) || !(flags & (MS_SYNC | MS_ASYNC)) ||
+	    (flags & MS_SYNC && flags & MS_ASYNC))
+		return (int)svipc__ret(-EINVAL);
+	if (at_find((uintptr_t)shmaddr, &at) < 0)
+		return (int)svipc__ret(-EINVAL);
+	if (msync((void *)at.addr, at.len, flags) < 0)
+		return (int)svipc__ret(-errno);
+	if (flags & MS_ASYNC)
+		return 0;
+	/* The header (times, nattch books), the name and the key table too. */
+	int fd = seg_open(at.id, O_RDONLY);
+	int dfd = svipc__ns_dirfd();
+	long r = 0;
+	if (fd < 0)
+		return (int)svipc__ret(fd);
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	if (r == 0 && dfd >= 0) {
+		int nfd = openat(dfd, "ns", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (nfd >= 0) {
+			if (fsync(nfd) < 0)
+				r = -errno;
+			close(nfd);
+		}
+		if (r == 0 && fsync(dfd) < 0 && errno != EINVAL)
+			r = -errno;
+	}
+	return (int)svipc__ret(r);
+}
