@@ -189,7 +189,7 @@ static int ns_open(void)
 		fd = openat(dfd, "ns", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0 && errno == ENOENT) {
 			int r = svipc__file_create(dfd, "ns", sizeof(struct ns_file), 0, 0666,
-						   ns_init_file, NULL);
+						   ns_init_file, NULL, NULL);
 			if (r < 0 && r != -EEXIST) {
 				close(dfd);
 				return r;
@@ -590,13 +590,16 @@ static int newobj(struct ns_file *f, const struct svipc_type_ops *ops, key_t key
 	uint64_t file_size = ops->file_size ? ops->file_size(&lim, params) : 0;
 	int dfd = ns_dirfd_checked();
 	r = dfd;
+	struct svipc_mapped m;
 	if (dfd >= 0)
-		r = svipc__file_create(dfd, name, size, file_size, 0666, newobj_init, &a);
+		r = svipc__file_create(dfd, name, size, file_size, 0666, newobj_init, &a, &m);
 	if (r == -EEXIST) {
 		/* A stale file from a crashed creator of an earlier life. */
 		unlinkat(dfd, name, 0);
-		r = svipc__file_create(dfd, name, size, file_size, 0666, newobj_init, &a);
+		r = svipc__file_create(dfd, name, size, file_size, 0666, newobj_init, &a, &m);
 	}
+	if (r == 0)
+		svipc__obj_install(ops->type, id, &m); /* its first use needs no open */
 	if (r < 0) {
 		e->key = IPC_PRIVATE;
 		STORE(&e->state, ENT_FREE);

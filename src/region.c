@@ -53,7 +53,7 @@ void svipc__tmp_cleanup(int dirfd)
 }
 
 static int file_fill(int fd, size_t size, uint64_t file_size, mode_t mode,
-		     int (*init)(void *, size_t, void *), void *arg)
+		     int (*init)(void *, size_t, void *), void *arg, struct svipc_mapped *keep)
 {
 	if (fchmod(fd, mode) < 0)
 		return -errno;
@@ -66,24 +66,47 @@ static int file_fill(int fd, size_t size, uint64_t file_size, mode_t mode,
 	if (m == MAP_FAILED)
 		return -errno;
 	int r = init(m, size, arg);
+	struct stat st;
+	if (r == 0 && keep && fstat(fd, &st) == 0) {
+		*keep = (struct svipc_mapped){ m, size, st.st_dev, st.st_ino };
+		return 0;
+	}
 	munmap(m, size);
 	return r;
 }
 
+static void mapped_drop(struct svipc_mapped *keep)
+{
+	if (keep && keep->base) {
+		munmap(keep->base, keep->size);
+		keep->base = NULL;
+	}
+}
+
 int svipc__file_create(int dirfd, const char *name, size_t size, uint64_t file_size,
-		       mode_t mode, int (*init)(void *base, size_t size, void *arg), void *arg)
+		       mode_t mode, int (*init)(void *base, size_t size, void *arg), void *arg,
+		       struct svipc_mapped *keep)
 {
 	int r;
+	if (keep)
+		keep->base = NULL;
 	int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd >= 0) {
-		r = file_fill(fd, size, file_size ? file_size : size, mode, init, arg);
+		r = file_fill(fd, size, file_size ? file_size : size, mode, init, arg, keep);
 		if (r == 0) {
+			/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; /proc does not. */
 			char path[64];
 			snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-			if (linkat(AT_FDCWD, path, dirfd, name, AT_SYMLINK_FOLLOW) < 0)
+			if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0)
+				r = 0;
+			else if (errno != EPERM && errno != ENOENT && errno != EINVAL)
+				r = -errno;
+			else if (linkat(AT_FDCWD, path, dirfd, name, AT_SYMLINK_FOLLOW) < 0)
 				r = -errno;
 			else
 				r = 0;
+			if (r < 0)
+				mapped_drop(keep);
 			if (r == -ENOENT)
 				goto fallback; /* no /proc: use a temporary name */
 		}
@@ -98,9 +121,11 @@ fallback:
 	fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	r = file_fill(fd, size, file_size ? file_size : size, mode, init, arg);
-	if (r == 0 && linkat(dirfd, tmp, dirfd, name, 0) < 0)
+	r = file_fill(fd, size, file_size ? file_size : size, mode, init, arg, keep);
+	if (r == 0 && linkat(dirfd, tmp, dirfd, name, 0) < 0) {
 		r = -errno;
+		mapped_drop(keep);
+	}
 	unlinkat(dirfd, tmp, 0);
 	close(fd);
 	return r;
@@ -115,7 +140,7 @@ int svipc__file_replace(int dirfd, const char *name, size_t size, mode_t mode,
 	int fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	int r = file_fill(fd, size, size, mode, init, arg);
+	int r = file_fill(fd, size, size, mode, init, arg, NULL);
 	close(fd);
 	if (r == 0) {
 		commit(arg, 1);
@@ -340,6 +365,27 @@ void svipc__obj_put(struct svipc_ref *ref)
 		munmap(ref->obj, ref->size);
 	ref->obj = NULL;
 	ref->entry = NULL;
+}
+
+void svipc__obj_install(enum svipc_type type, int id, struct svipc_mapped *m)
+{
+	struct cache_entry *t = cache_table(type);
+	struct cache_entry *e = t && id >= 0 ? &t[SVIPC_ID_IDX(id)] : NULL;
+	if (!m->base)
+		return;
+	pthread_mutex_lock(&cache_mu);
+	if (e && cache_evict(e)) {
+		e->base = m->base;
+		e->size = m->size;
+		e->dev = m->dev;
+		e->ino = m->ino;
+		e->view_ok = 0;
+		__atomic_store_n(&e->id, id, __ATOMIC_SEQ_CST);
+	} else {
+		munmap(m->base, m->size);
+	}
+	pthread_mutex_unlock(&cache_mu);
+	m->base = NULL;
 }
 
 void svipc__obj_forget(enum svipc_type type, int id)

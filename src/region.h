@@ -55,14 +55,24 @@ struct svipc_obj {
 _Static_assert(sizeof(struct svipc_perm) == 32, "svipc_perm is an ABI");
 _Static_assert(sizeof(struct svipc_obj) == 80, "svipc_obj is an ABI");
 
+/* A mapping of an object file's first `size` bytes, and which file it is. */
+struct svipc_mapped {
+	void *base;
+	size_t size;
+	dev_t dev;
+	ino_t ino;
+};
+
 /*
  * Creates `name` in dirfd, file_size bytes long (0: size), its first `size`
  * bytes initialised by init(base, arg), the rest zero; visible to others
  * only once complete (O_TMPFILE + linkat, or a temporary name + link).
+ * With keep, the mapping init() filled is handed back (for the cache).
  * Returns 0, -EEXIST if the name exists, or -errno.
  */
 int svipc__file_create(int dirfd, const char *name, size_t size, uint64_t file_size,
-		       mode_t mode, int (*init)(void *base, size_t size, void *arg), void *arg);
+		       mode_t mode, int (*init)(void *base, size_t size, void *arg), void *arg,
+		       struct svipc_mapped *keep);
 
 /*
  * Replaces `name` with a new file built by init(base, arg), atomically:
@@ -110,6 +120,9 @@ struct svipc_ref {
 int svipc__obj_get(int (*dirfd)(void), enum svipc_type type, uint32_t magic, int id,
 		   struct svipc_ref *ref);
 void svipc__obj_put(struct svipc_ref *ref);
+
+/* Puts the mapping of a new object into the cache (or unmaps it); takes m. */
+void svipc__obj_install(enum svipc_type type, int id, struct svipc_mapped *m);
 
 /* Forgets the cached mapping of a removed object if no thread uses it. */
 void svipc__obj_forget(enum svipc_type type, int id);

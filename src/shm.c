@@ -101,21 +101,40 @@ static uint64_t huge_pages_available(uint64_t hsz)
 	return freep > resv ? freep - resv : 0;
 }
 
-/* The kernel's __vm_enough_memory() for `bytes` more of committed memory. */
-static int enough_memory(uint64_t bytes)
+/*
+ * vm.overcommit_memory and RAM + swap, read again at most once a second:
+ * they seldom change, and shmget should not cost four system calls more.
+ */
+static uint64_t overcommit_mode(uint64_t *ram_swap)
 {
-	uint64_t mode = read_u64_file("/proc/sys/vm/overcommit_memory", 0);
+	static int64_t when;
+	static uint64_t mode, total;
+	int64_t now = svipc__mono_ns();
+	if (!LOAD_RELAXED(&when) || now - LOAD_RELAXED(&when) > 1000000000) {
+		struct sysinfo si;
+		uint64_t t = UINT64_MAX;
+		if (sysinfo(&si) == 0) {
+			uint64_t unit = si.mem_unit ? si.mem_unit : 1;
+			t = ((uint64_t)si.totalram + (uint64_t)si.totalswap) * unit;
+		}
+		STORE_RELAXED(&total, t);
+		STORE_RELAXED(&mode, read_u64_file("/proc/sys/vm/overcommit_memory", 0));
+		STORE_RELAXED(&when, now);
+	}
+	*ram_swap = LOAD_RELAXED(&total);
+	return LOAD_RELAXED(&mode);
+}
+
+/* The kernel's __vm_enough_memory() for `bytes` more of committed memory. */
+static int enough_memory(uint64_t mode, uint64_t ram_swap, uint64_t bytes)
+{
 	if (mode == 1)
 		return 1;
 	if (mode == 2) {
 		uint64_t limit = meminfo("CommitLimit"), used = meminfo("Committed_AS");
 		return used + bytes >= used && used + bytes <= limit;
 	}
-	struct sysinfo si;
-	if (sysinfo(&si) < 0)
-		return 1;
-	uint64_t unit = si.mem_unit ? si.mem_unit : 1;
-	return bytes / unit <= (uint64_t)si.totalram + (uint64_t)si.totalswap;
+	return bytes <= ram_swap;
 }
 
 static int shm_check_new(const struct svipc_ns_limits *lim, const void *params)
@@ -148,7 +167,7 @@ static int shm_admit(const struct svipc_ns_limits *lim, const void *params)
 {
 	(void)lim;
 	const struct shm_params *p = params;
-	int strict = read_u64_file("/proc/sys/vm/overcommit_memory", 0) == 2;
+	uint64_t ram_swap, mode = overcommit_mode(&ram_swap);
 	if (p->flg & SHM_HUGETLB) {
 		uint64_t hsz = huge_size(p->flg);
 		if (!hsz)
@@ -169,7 +188,7 @@ static int shm_admit(const struct svipc_ns_limits *lim, const void *params)
 		}
 		return 0;
 	}
-	if ((!(p->flg & SHM_NORESERVE) || strict) && !enough_memory(p->size))
+	if ((!(p->flg & SHM_NORESERVE) || mode == 2) && !enough_memory(mode, ram_swap, p->size))
 		return -ENOMEM;
 	return 0;
 }
@@ -495,9 +514,8 @@ static long slot_claim(struct shm_seg *s, const struct geom *g, int id, int fd, 
 {
 	struct shm_slot *sl = slots(s);
 	for (int pass = 0; pass < 2; pass++) {
-		uint32_t start = LOAD_RELAXED(&s->next_slot) % g->nslots;
-		for (uint32_t k = 0; k < g->nslots; k++) {
-			uint32_t i = (start + k) % g->nslots;
+		/* The lowest free slot: keeps the slots in use few and their pages warm. */
+		for (uint32_t i = 0; i < g->nslots; i++) {
 			if (LOAD_RELAXED(&sl[i].state) != SHM_SLOT_FREE)
 				continue;
 			struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET,
@@ -508,7 +526,6 @@ static long slot_claim(struct shm_seg *s, const struct geom *g, int id, int fd, 
 			STORE_RELAXED(&sl[i].state, SHM_SLOT_ATTACHED);
 			if (i + 1 > MIN(LOAD_RELAXED(&s->slot_hi), g->nslots))
 				STORE_RELAXED(&s->slot_hi, i + 1);
-			STORE_RELAXED(&s->next_slot, (i + 1) % g->nslots);
 			return i;
 		}
 		long n = book_attachments(s, g, id);

@@ -50,7 +50,7 @@ struct shm_seg {
 	uint32_t flags;
 	uint32_t nslots;
 	uint32_t slot_hi;   /* every ATTACHED slot is below this */
-	uint32_t next_slot; /* where the search for a free slot starts */
+	uint32_t pad;
 	uint64_t align;     /* the address alignment shmat needs (page or huge page) */
 	/* IPC_SET redo record: written, then set_valid, then applied. */
 	uint32_t set_uid, set_gid, set_mode, set_valid;
