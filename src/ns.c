@@ -298,6 +298,8 @@ SVIPC_EXPORT const char *svipc_dir(void)
 
 /* ---- credentials and permissions ---------------------------------------- */
 
+static int in_group(gid_t g);
+
 static void creds_load(void)
 {
 	if (LOAD(&NS.creds_valid))
@@ -313,6 +315,12 @@ static void creds_load(void)
 SVIPC_EXPORT void svipc_refresh_credentials(void)
 {
 	STORE(&NS.creds_valid, 0);
+}
+
+int svipc__in_group(gid_t g)
+{
+	creds_load();
+	return in_group(g);
 }
 
 static int in_group(gid_t g)
@@ -555,16 +563,21 @@ static int newobj(struct ns_file *f, const struct svipc_type_ops *ops, key_t key
 	if (r < 0)
 		return r;
 	uint64_t units = ops->units ? ops->units(params) : 0;
-	if (units) {
-		uint64_t total = svipc__ns_units(ops->type);
-		if (total + units < total || total + units > ops->max_units(&lim))
+	for (int swept = 0;; swept = 1) {
+		uint64_t total = units ? svipc__ns_units(ops->type) : 0;
+		int full = total + units < total || (units && total + units > ops->max_units(&lim));
+		if (!full) {
+			r = ops->admit ? ops->admit(&lim, params) : 0;
+			if (r < 0)
+				return r;
+			full = tb->in_use >= MIN(ops->max_objects(&lim), SVIPC_IDX_MAX);
+		}
+		if (!full)
+			break;
+		if (swept || !ops->remove_lingers)
 			return -ENOSPC;
+		sweep_locked(f, ops, 0); /* a dead process's removed segment may still count */
 	}
-	r = ops->admit ? ops->admit(&lim, params) : 0;
-	if (r < 0)
-		return r;
-	if (tb->in_use >= MIN(ops->max_objects(&lim), SVIPC_IDX_MAX))
-		return -ENOSPC;
 	uint32_t cycle = MIN(MAX(tb->in_use * 3 / 2, NS_MIN_CYCLE), SVIPC_IDX_MAX);
 	uint32_t idx = tb->next_idx < cycle ? tb->next_idx : 0;
 	uint32_t n;
@@ -676,9 +689,13 @@ int svipc__ipc_remove(const struct svipc_type_ops *ops, int id)
 		r = -EINVAL;
 		goto out;
 	}
-	/* The commit point: from here ns_recover() completes the removal. */
-	e->key = IPC_PRIVATE;
+	/*
+	 * The commit point: from here ns_recover() completes the removal. The
+	 * key goes after it (lookups match LIVE entries only), so a death in
+	 * between never leaves a live object that its key cannot find.
+	 */
 	STORE(&e->state, ENT_DEST);
+	e->key = IPC_PRIVATE;
 	r = reap_locked(tb, ops, id);
 	r = r < 0 ? r : 0;
 out:
@@ -730,12 +747,27 @@ int svipc__ns_index_to_id(enum svipc_type type, int idx)
 	struct ns_file *f = ns_file(&r);
 	if (!f)
 		return r;
-	if (idx < 0 || idx >= (int)SVIPC_IDX_MAX)
+	if (idx < 0)
 		return -EINVAL;
+	idx &= (int)SVIPC_IDX_MAX - 1; /* like the kernel, which looks at the index bits only */
 	struct ns_entry *e = &f->t[type].e[idx];
 	if (!entry_exists(LOAD(&e->state)))
 		return -EINVAL;
 	return SVIPC_MKID(LOAD(&e->seq) & SVIPC_SEQ_MAX, (uint32_t)idx);
+}
+
+int svipc__ns_state(enum svipc_type type, int id)
+{
+	int r;
+	struct ns_file *f = ns_file(&r);
+	if (!f || id < 0)
+		return SVIPC_NS_NONE;
+	struct ns_entry *e = &f->t[type].e[SVIPC_ID_IDX(id)];
+	uint32_t st = LOAD(&e->state);
+	if ((LOAD_RELAXED(&e->seq) & SVIPC_SEQ_MAX) != SVIPC_ID_SEQ(id))
+		return SVIPC_NS_NONE;
+	return st == ENT_LIVE ? SVIPC_NS_LIVE
+	       : st == ENT_DEST || st == ENT_REMOVING ? SVIPC_NS_DEST : SVIPC_NS_NONE;
 }
 
 int svipc__ns_usage(enum svipc_type type, int *maxidx, int *in_use)

@@ -107,6 +107,16 @@ int svipc__perm_is_owner(const struct svipc_perm *p);
 /* id of the object at table index idx (for *_STAT), or -EINVAL. */
 int svipc__ns_index_to_id(enum svipc_type type, int idx);
 
+/*
+ * What the namespace says of id, without locking: live, removed (IPC_RMID
+ * committed, the object may linger), or no such object.
+ */
+enum { SVIPC_NS_NONE = 0, SVIPC_NS_LIVE = 1, SVIPC_NS_DEST = 2 };
+int svipc__ns_state(enum svipc_type type, int id);
+
+/* 1 if the caller's egid or a supplementary group is g. */
+int svipc__in_group(gid_t g);
+
 /* Highest index in use (-1 if none) and number in use, for *_INFO. */
 int svipc__ns_usage(enum svipc_type type, int *maxidx, int *in_use);
 

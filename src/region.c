@@ -16,6 +16,23 @@
 
 static const char *const type_names[SVIPC_NTYPES] = { "msg", "shm", "sem" };
 
+int svipc__open_error(int e)
+{
+	switch (e) {
+	case ENOENT:
+		return -EINVAL; /* no such object */
+	case ELOOP: /* a symlink, */
+	case EISDIR: /* a directory, */
+	case ENXIO: /* a socket or a device */
+	case ENODEV:
+	case ETXTBSY:
+	case EWOULDBLOCK:
+		return -EIDRM; /* ... where an object file should be: not a valid object */
+	default:
+		return -e;
+	}
+}
+
 void svipc__obj_name(char *buf, size_t len, enum svipc_type type, int id)
 {
 	snprintf(buf, len, "%s.%d", type_names[type], id);
@@ -159,7 +176,7 @@ long svipc__obj_name_gen(int dirfd, enum svipc_type type, int id)
 	char name[32];
 	struct svipc_obj o;
 	svipc__obj_name(name, sizeof name, type, id);
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	ssize_t n = pread(fd, &o, sizeof o, 0);
@@ -224,9 +241,10 @@ static int obj_map(int dirfd, enum svipc_type type, uint32_t magic, int id,
 {
 	char name[32];
 	svipc__obj_name(name, sizeof name, type, id);
-	int fd = openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO put in an object's place must not block the open. */
+	int fd = openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
-		return errno == ENOENT ? -EINVAL : -errno;
+		return svipc__open_error(errno);
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		int e = -errno;

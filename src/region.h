@@ -89,6 +89,9 @@ void svipc__tmp_cleanup(int dirfd);
 /* The gen of the object file currently named (type, id), or -errno. */
 long svipc__obj_name_gen(int dirfd, enum svipc_type type, int id);
 
+/* What an object's open failing with errno e means: -EINVAL, -EIDRM or -e. */
+int svipc__open_error(int e);
+
 /* Writes the object file name for (type, id) into buf. */
 void svipc__obj_name(char *buf, size_t len, enum svipc_type type, int id);
 

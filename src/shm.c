@@ -168,6 +168,8 @@ static int shm_admit(const struct svipc_ns_limits *lim, const void *params)
 	(void)lim;
 	const struct shm_params *p = params;
 	uint64_t ram_swap, mode = overcommit_mode(&ram_swap);
+	if (p->size > (uint64_t)INT64_MAX)
+		return -EINVAL; /* no file is that long (the kernel's MAX_LFS_FILESIZE) */
 	if (p->flg & SHM_HUGETLB) {
 		uint64_t hsz = huge_size(p->flg);
 		if (!hsz)
@@ -177,15 +179,10 @@ static int shm_admit(const struct svipc_ns_limits *lim, const void *params)
 			return -ENOSPC;
 		if (!(p->flg & SHM_NORESERVE) && len / hsz > huge_pages_available(hsz))
 			return -ENOMEM;
-		if (!svipc__capable(CAP_IPC_LOCK)) {
-			/* Outside vm.hugetlb_shm_group only the memlock limit allows it. */
-			uint64_t group = read_u64_file("/proc/sys/vm/hugetlb_shm_group", 0);
-			struct rlimit rl;
-			if ((gid_t)group != getegid() &&
-			    (getrlimit(RLIMIT_MEMLOCK, &rl) < 0 ||
-			     (rl.rlim_cur != RLIM_INFINITY && len > rl.rlim_cur)))
-				return -EPERM;
-		}
+		/* Only CAP_IPC_LOCK or membership of vm.hugetlb_shm_group allow it. */
+		if (!svipc__capable(CAP_IPC_LOCK) &&
+		    !svipc__in_group((gid_t)read_u64_file("/proc/sys/vm/hugetlb_shm_group", 0)))
+			return -EPERM;
 		return 0;
 	}
 	if ((!(p->flg & SHM_NORESERVE) || mode == 2) && !enough_memory(mode, ram_swap, p->size))
@@ -341,8 +338,8 @@ static int seg_open_in(int dfd, int id, int flags)
 	if (dfd < 0)
 		return dfd;
 	svipc__obj_name(name, sizeof name, SVIPC_SHM, id);
-	int fd = openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
-	return fd < 0 ? (errno == ENOENT ? -EINVAL : -errno) : fd;
+	int fd = openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	return fd < 0 ? svipc__open_error(errno) : fd;
 }
 
 static int seg_open(int id, int flags)
@@ -375,8 +372,11 @@ static long book_attachments(struct shm_seg *s, const struct geom *g, int id)
 			new_hi = i + 1;
 			continue;
 		}
-		s->dtime = svipc__real_sec();
-		s->lpid = LOAD_RELAXED(&sl[i].pid);
+		int32_t pid = LOAD_RELAXED(&sl[i].pid);
+		if (pid > 0 && LOAD_RELAXED(&sl[i].ev) == s->events) {
+			s->dtime = svipc__real_sec();
+			s->lpid = pid;
+		}
 		STORE_RELAXED(&sl[i].state, SHM_SLOT_FREE);
 	}
 	if (fd >= 0)
@@ -431,16 +431,41 @@ const struct svipc_type_ops svipc__shm_ops = {
 	.max_objects = shm_max_objects,
 };
 
+/*
+ * Maps segment id for one call, and makes sure an IPC_RMID that was
+ * committed in the namespace (entry DEST) shows in the segment even if
+ * its caller died before marking it: reaping completes that removal.
+ */
+static int seg_get(int id, struct svipc_ref *ref)
+{
+	for (int tries = 0;; tries++) {
+		int r = svipc__get(&svipc__shm_ops, id, ref);
+		if (r < 0)
+			return r;
+		int st = svipc__ns_state(SVIPC_SHM, id);
+		if (st == SVIPC_NS_LIVE ||
+		    (st == SVIPC_NS_DEST && (LOAD_RELAXED(&ref->obj->perm.mode) & SHM_DEST)))
+			return 0;
+		svipc__obj_put(ref);
+		if (st == SVIPC_NS_NONE || tries)
+			return -EINVAL;
+		svipc__ns_reap(&svipc__shm_ops, id);
+	}
+}
+
 /* ---- this process's attachments ----------------------------------------------------- */
 
 struct attachment {
 	uintptr_t addr;
 	size_t len;
 	uint64_t data_off;
+	ino_t ino; /* the segment's file, to recognise the mapping in /proc/self/maps */
 	int id;
 	uint32_t slot;
 	int prot;
 	int huge;
+	int fork_fd; /* during fork: the child's descriptor and slot */
+	uint32_t fork_slot;
 };
 
 static struct {
@@ -448,6 +473,58 @@ static struct {
 	struct attachment *a;
 	size_t n, cap;
 } AT = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+/*
+ * The fork gate: shmat and shmdt pass it for the whole call (from mapping
+ * to table entry), a fork closes it and waits until none is in flight, so
+ * no mapping is inherited without its entry. A closed gate stops new calls,
+ * so a busy process cannot starve a fork (a reader-preferring rwlock would).
+ */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned inflight, forking;
+} GATE = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+
+static void gate_enter(void)
+{
+	pthread_mutex_lock(&GATE.mu);
+	while (GATE.forking)
+		pthread_cond_wait(&GATE.cv, &GATE.mu);
+	GATE.inflight++;
+	pthread_mutex_unlock(&GATE.mu);
+}
+
+static void gate_leave(void)
+{
+	pthread_mutex_lock(&GATE.mu);
+	if (--GATE.inflight == 0 && GATE.forking)
+		pthread_cond_broadcast(&GATE.cv);
+	pthread_mutex_unlock(&GATE.mu);
+}
+
+/* Fork: closes the gate, waits for the calls in flight; keeps GATE.mu. */
+static void gate_close(void)
+{
+	pthread_mutex_lock(&GATE.mu);
+	GATE.forking++;
+	while (GATE.inflight)
+		pthread_cond_wait(&GATE.cv, &GATE.mu);
+}
+
+static void gate_open(int child)
+{
+	if (child) {
+		/* One thread, nothing in flight; a condition variable is not reused after fork. */
+		pthread_mutex_unlock(&GATE.mu);
+		GATE.forking = 0;
+		GATE.cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+		return;
+	}
+	GATE.forking--;
+	pthread_cond_broadcast(&GATE.cv);
+	pthread_mutex_unlock(&GATE.mu);
+}
 
 static int at_add(const struct attachment *x)
 {
@@ -523,6 +600,7 @@ static long slot_claim(struct shm_seg *s, const struct geom *g, int id, int fd, 
 			if (fcntl(fd, F_OFD_SETLK, &fl) < 0)
 				return -errno == -ENOLCK ? -ENOMEM : -errno;
 			sl[i].pid = pid;
+			sl[i].ev = ++s->events;
 			STORE_RELAXED(&sl[i].state, SHM_SLOT_ATTACHED);
 			if (i + 1 > MIN(LOAD_RELAXED(&s->slot_hi), g->nslots))
 				STORE_RELAXED(&s->slot_hi, i + 1);
@@ -541,6 +619,7 @@ static void slot_release(struct shm_seg *s, const struct geom *g, uint32_t slot,
 		STORE_RELAXED(&slots(s)[slot].state, SHM_SLOT_FREE);
 	s->dtime = svipc__real_sec();
 	s->lpid = pid;
+	s->events++;
 }
 
 /*
@@ -549,7 +628,7 @@ static void slot_release(struct shm_seg *s, const struct geom *g, uint32_t slot,
  * Returns the descriptor (the caller maps from it, then closes it) or -errno.
  */
 static int attach_begin(int id, struct svipc_ref *ref, const struct geom *g, int prot,
-			int32_t lpid, uint32_t *slot)
+			int32_t owner, int32_t lpid, uint32_t *slot)
 {
 	struct shm_seg *s = (struct shm_seg *)ref->obj;
 	int flags = (prot & PROT_WRITE) ? O_RDWR : O_RDONLY;
@@ -586,7 +665,7 @@ static int attach_begin(int id, struct svipc_ref *ref, const struct geom *g, int
 	if (LOAD(&s->obj.removed)) {
 		r = -EINVAL; /* the id is gone */
 	} else {
-		r = slot_claim(s, g, id, fd, svipc__proc_pid());
+		r = slot_claim(s, g, id, fd, owner);
 		if (r >= 0) {
 			*slot = (uint32_t)r;
 			s->atime = svipc__real_sec();
@@ -634,32 +713,37 @@ static void *map_aligned(size_t len, uint64_t align, int prot, int fd, uint64_t 
 	return m;
 }
 
-static void *do_shmat(int id, uintptr_t addr, int flg, long *err)
+/* Returns 0 and the address in *out, or -errno. */
+static long do_shmat(int id, uintptr_t addr, int flg, void **out)
 {
 	uint64_t ps = page_size();
-	/* The kernel checks the address before it looks at the id. */
+	/*
+	 * The kernel checks the address before it looks at the id. A given
+	 * address is a fixed mapping, even one that SHM_RND rounds down to 0.
+	 */
+	int fixed = addr != 0;
 	if (addr) {
 		if (addr & (ps - 1)) {
 			if (!(flg & SHM_RND))
-				return *err = -EINVAL, NULL;
+				return -EINVAL;
 			addr &= ~(uintptr_t)(ps - 1);
 			if (!addr && (flg & SHM_REMAP))
-				return *err = -EINVAL, NULL;
+				return -EINVAL;
 		}
 	} else if (flg & SHM_REMAP) {
-		return *err = -EINVAL, NULL;
+		return -EINVAL;
 	}
 	if (id < 0)
-		return *err = -EINVAL, NULL;
+		return -EINVAL;
 	int prot = PROT_READ, acc = S_IRUGO;
 	if (!(flg & SHM_RDONLY))
 		prot |= PROT_WRITE, acc |= S_IWUGO;
 	if (flg & SHM_EXEC)
 		prot |= PROT_EXEC, acc |= 0111;
 	struct svipc_ref ref;
-	long r = svipc__get(&svipc__shm_ops, id, &ref);
+	long r = seg_get(id, &ref);
 	if (r < 0)
-		return *err = r, NULL;
+		return r;
 	struct geom g;
 	struct attachment at = { 0 };
 	void *m = NULL;
@@ -674,25 +758,25 @@ static void *do_shmat(int id, uintptr_t addr, int flg, long *err)
 		r = -EINVAL; /* a huge page segment needs a huge page address */
 		goto out;
 	}
-	if (g.map_len > SIZE_MAX || (addr && addr + g.map_len < addr)) {
-		r = addr ? -EINVAL : -ENOMEM;
+	if (g.map_len > SIZE_MAX || (fixed && addr + g.map_len < addr)) {
+		r = fixed ? -EINVAL : -ENOMEM;
 		goto out;
 	}
 	uint32_t slot;
-	int fd = attach_begin(id, &ref, &g, prot, svipc__proc_pid(), &slot);
+	int fd = attach_begin(id, &ref, &g, prot, svipc__proc_pid(), svipc__proc_pid(), &slot);
 	if (fd < 0) {
 		r = fd;
 		goto out;
 	}
 	size_t len = (size_t)g.map_len;
-	if (!addr && g.align > ps)
+	if (!fixed && g.align > ps)
 		m = map_aligned(len, g.align, prot, fd, g.data_off);
 	else
 		m = mmap((void *)addr, len, prot,
-			 MAP_SHARED | (addr ? ((flg & SHM_REMAP) ? MAP_FIXED : MAP_FIXED_NOREPLACE) : 0),
+			 MAP_SHARED | (fixed ? ((flg & SHM_REMAP) ? MAP_FIXED : MAP_FIXED_NOREPLACE) : 0),
 			 fd, (off_t)g.data_off);
 	int e = errno;
-	if (m != MAP_FAILED && addr && (uintptr_t)m != addr) {
+	if (m != MAP_FAILED && fixed && (uintptr_t)m != addr) {
 		/* A kernel without MAP_FIXED_NOREPLACE took it as a hint. */
 		munmap(m, len);
 		m = MAP_FAILED;
@@ -701,24 +785,23 @@ static void *do_shmat(int id, uintptr_t addr, int flg, long *err)
 	close(fd); /* the mapping keeps the description, and so the lock */
 	if (m == MAP_FAILED) {
 		attach_undo(&ref, &g, slot);
-		m = NULL;
 		r = e == EEXIST ? -EINVAL : -e;
 		goto out;
 	}
 	if (g.flags & SHM_SEG_HUGE)
 		madvise(m, len, MADV_HUGEPAGE); /* transparent huge pages where tmpfs allows */
-	at = (struct attachment){ (uintptr_t)m, len, g.data_off, id, slot, prot,
-				  (g.flags & SHM_SEG_HUGE) != 0 };
+	at = (struct attachment){ .addr = (uintptr_t)m, .len = len, .data_off = g.data_off,
+				  .ino = ref.ino, .id = id, .slot = slot, .prot = prot,
+				  .huge = (g.flags & SHM_SEG_HUGE) != 0, .fork_fd = -1 };
 	r = at_add(&at);
 	if (r < 0) {
 		munmap(m, len);
 		attach_undo(&ref, &g, slot);
-		m = NULL;
 	}
+	*out = m;
 out:
 	svipc__obj_put(&ref);
-	*err = r;
-	return m;
+	return r;
 }
 
 /*
@@ -759,31 +842,138 @@ static long do_shmdt(uintptr_t addr)
 /* ---- fork and exit --------------------------------------------------------------------- */
 
 /*
- * The child's inherited mappings still hold its parent's open file
- * descriptions, so they count once for both. Like the kernel, which counts
- * a child's inherited attachments, the child takes a slot of its own for
- * each and maps it again in place from its own descriptor. If that fails
- * the child keeps the inherited mapping: its data stays shared, only the
- * count is one short.
+ * A child's inherited mappings hold its parent's open file descriptions:
+ * left alone, parent and child would count once together, and the child
+ * would keep the parent's attachments alive after the parent detached.
+ * The kernel counts a child's attachments from the moment fork returns;
+ * so does svipc: before the fork, the parent takes a slot for the child's
+ * copy of each attachment, locked on a new descriptor that the child
+ * inherits (the parent closes its copy after the fork). The child maps each
+ * attachment again in place (MAP_FIXED: same file, same offset, the same
+ * pages) from that descriptor and closes it. Forks wait for shmat/shmdt
+ * calls in flight (the fork gate), so no mapping is inherited without its entry.
+ *
+ * First the table is checked against /proc/self/maps: an entry whose
+ * mapping the program unmapped itself is dropped rather than mapped over
+ * whatever is there now.
  */
-static void reattach_child(struct attachment *at, int32_t parent)
+static int32_t fork_parent_pid;
+
+static uint64_t parse_hex(const char **p)
+{
+	uint64_t v = 0;
+	for (;; (*p)++) {
+		char c = **p;
+		unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+			     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16u;
+		if (d == 16)
+			return v;
+		v = v * 16 + d;
+	}
+}
+
+/* Marks the entries that a line of /proc/self/maps shows as mapped by us. */
+static void maps_line(const char *p, const char *end, uint8_t *seen)
+{
+	uint64_t lo = parse_hex(&p), off, ino = 0;
+	if (p >= end || *p != '-')
+		return;
+	while (p < end && *p != ' ')
+		p++; /* the end address */
+	while (p < end && *p == ' ')
+		p++;
+	while (p < end && *p != ' ')
+		p++; /* perms */
+	if (p >= end)
+		return;
+	p++;
+	off = parse_hex(&p);
+	while (p < end && *p == ' ')
+		p++;
+	while (p < end && *p != ' ')
+		p++; /* dev */
+	while (p < end && *p == ' ')
+		p++;
+	for (; p < end && *p >= '0' && *p <= '9'; p++)
+		ino = ino * 10 + (uint64_t)(*p - '0');
+	for (size_t i = 0; i < AT.n; i++)
+		if (AT.a[i].addr == lo && AT.a[i].data_off == off && AT.a[i].ino == ino)
+			seen[i] = 1;
+}
+
+/* Drops the entries whose mapping the program unmapped (or replaced) itself. */
+static void drop_unmapped_entries(void)
+{
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	uint8_t *seen = fd < 0 ? NULL : calloc(AT.n, 1);
+	char buf[8192];
+	size_t have = 0;
+	int ok = seen != NULL;
+	while (ok) {
+		ssize_t n = read(fd, buf + have, sizeof buf - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			ok = 0;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		char *line = buf, *nl;
+		while ((nl = memchr(line, '\n', have - (size_t)(line - buf)))) {
+			maps_line(line, nl, seen);
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (have == sizeof buf)
+			have = 0; /* a line longer than the buffer: not one of ours */
+	}
+	if (fd >= 0)
+		close(fd);
+	if (ok) {
+		size_t k = 0;
+		for (size_t i = 0; i < AT.n; i++)
+			if (seen[i])
+				AT.a[k++] = AT.a[i];
+		AT.n = k;
+	}
+	free(seen);
+}
+
+/* In the parent before fork: a slot and a descriptor for the child's copy. */
+static void prepare_child_copy(struct attachment *at, int32_t parent)
 {
 	struct svipc_ref ref;
+	at->fork_fd = -1;
 	if (svipc__get(&svipc__shm_ops, at->id, &ref) < 0)
 		return;
 	struct geom g;
-	uint32_t slot;
-	int fd = -1;
-	if (seg_geom(&ref, &g) == 0 && g.data_off == at->data_off && g.map_len == at->len)
-		fd = attach_begin(at->id, &ref, &g, at->prot, parent, &slot);
-	if (fd >= 0) {
-		void *m = mmap((void *)at->addr, at->len, at->prot, MAP_SHARED | MAP_FIXED, fd,
-			       (off_t)at->data_off);
-		close(fd);
+	if (seg_geom(&ref, &g) == 0 && g.data_off == at->data_off && g.map_len == at->len &&
+	    ref.ino == at->ino)
+		at->fork_fd = attach_begin(at->id, &ref, &g, at->prot, 0, parent, &at->fork_slot);
+	svipc__obj_put(&ref);
+}
+
+/* In the child after fork: its own mapping from the descriptor prepared. */
+static void adopt_child_copy(struct attachment *at, int32_t self)
+{
+	if (at->fork_fd < 0)
+		return; /* keeps the inherited mapping: shared data, one count short */
+	void *m = mmap((void *)at->addr, at->len, at->prot, MAP_SHARED | MAP_FIXED, at->fork_fd,
+		       (off_t)at->data_off);
+	close(at->fork_fd);
+	at->fork_fd = -1;
+	struct svipc_ref ref;
+	if (svipc__get(&svipc__shm_ops, at->id, &ref) < 0)
+		return;
+	struct shm_seg *s = (struct shm_seg *)ref.obj;
+	struct geom g;
+	if (seg_geom(&ref, &g) == 0 && at->fork_slot < g.nslots) {
 		if (m == MAP_FAILED) {
-			attach_undo(&ref, &g, slot);
+			attach_undo(&ref, &g, at->fork_slot);
 		} else {
-			at->slot = slot;
+			STORE_RELAXED(&slots(s)[at->fork_slot].pid, self);
+			at->slot = at->fork_slot;
 			if (at->huge)
 				madvise(m, at->len, MADV_HUGEPAGE);
 		}
@@ -791,21 +981,34 @@ static void reattach_child(struct attachment *at, int32_t parent)
 	svipc__obj_put(&ref);
 }
 
-static int32_t fork_parent_pid;
-
 void svipc__shm_atfork(enum svipc_fork_phase phase)
 {
 	if (phase == SVIPC_FORK_PREPARE) {
+		gate_close();
 		pthread_mutex_lock(&AT.mu);
 		fork_parent_pid = svipc__proc_pid();
+		if (AT.n)
+			drop_unmapped_entries();
+		for (size_t i = 0; i < AT.n; i++)
+			prepare_child_copy(&AT.a[i], fork_parent_pid);
 		return;
 	}
-	pthread_mutex_unlock(&AT.mu);
-	if (phase == SVIPC_FORK_CHILD) {
-		/* Single-threaded here: nothing else touches the table. */
+	if (phase == SVIPC_FORK_PARENT) {
 		for (size_t i = 0; i < AT.n; i++)
-			reattach_child(&AT.a[i], fork_parent_pid);
+			if (AT.a[i].fork_fd >= 0) {
+				close(AT.a[i].fork_fd); /* the child's copy holds the lock now */
+				AT.a[i].fork_fd = -1;
+			}
+		pthread_mutex_unlock(&AT.mu);
+		gate_open(0);
+		return;
 	}
+	/* The child: single-threaded here, nothing else touches the table. */
+	int32_t self = svipc__proc_pid();
+	for (size_t i = 0; i < AT.n; i++)
+		adopt_child_copy(&AT.a[i], self);
+	pthread_mutex_unlock(&AT.mu);
+	gate_open(1);
 }
 
 /*
@@ -925,7 +1128,7 @@ static long do_shmctl(int id, int cmd, struct shmid_ds *buf)
 	if (cmd == IPC_SET)
 		memcpy(&in, buf, sizeof in);
 	struct svipc_ref ref;
-	long r = svipc__get(&svipc__shm_ops, id, &ref);
+	long r = seg_get(id, &ref);
 	if (r < 0)
 		return r;
 	struct shm_seg *s = (struct shm_seg *)ref.obj;
@@ -1001,6 +1204,15 @@ static long do_shmctl(int id, int cmd, struct shmid_ds *buf)
 				r = -EPERM;
 				break;
 			}
+			/*
+			 * The kernel charges the pages of every segment the user
+			 * locked against RLIMIT_MEMLOCK; this segment's alone must fit.
+			 */
+			if (cmd == SHM_LOCK && !(s->obj.perm.mode & SHM_LOCKED) &&
+			    rl.rlim_cur != RLIM_INFINITY && g.map_len > rl.rlim_cur) {
+				r = -ENOMEM;
+				break;
+			}
 		}
 		if (cmd == SHM_LOCK)
 			s->obj.perm.mode |= SHM_LOCKED;
@@ -1028,9 +1240,12 @@ SVIPC_EXPORT int svipc_shmget(key_t key, size_t size, int shmflg)
 
 SVIPC_EXPORT void *svipc_shmat(int shmid, const void *shmaddr, int shmflg)
 {
-	long r;
-	void *m = do_shmat(shmid, (uintptr_t)shmaddr, shmflg, &r);
-	if (!m) {
+	void *m = NULL;
+	svipc__ns_atfork_register(); /* before the first attachment can be inherited */
+	gate_enter();
+	long r = do_shmat(shmid, (uintptr_t)shmaddr, shmflg, &m);
+	gate_leave();
+	if (r < 0) {
 		errno = (int)-r;
 		return (void *)-1;
 	}
@@ -1039,7 +1254,10 @@ SVIPC_EXPORT void *svipc_shmat(int shmid, const void *shmaddr, int shmflg)
 
 SVIPC_EXPORT int svipc_shmdt(const void *shmaddr)
 {
-	return (int)svipc__ret(do_shmdt((uintptr_t)shmaddr));
+	gate_enter();
+	long r = do_shmdt((uintptr_t)shmaddr);
+	gate_leave();
+	return (int)svipc__ret(r);
 }
 
 SVIPC_EXPORT int svipc_shmctl(int shmid, int cmd, struct shmid_ds *buf)
@@ -1069,7 +1287,7 @@ SVIPC_EXPORT int svipc_shmsync(const void *shmaddr, int flags)
 		r = -errno;
 	close(fd);
 	if (r == 0 && dfd >= 0) {
-		int nfd = openat(dfd, "ns", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		int nfd = openat(dfd, "ns", O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		if (nfd >= 0) {
 			if (fsync(nfd) < 0)
 				r = -errno;

@@ -32,8 +32,9 @@ enum { SHM_SLOT_FREE = 0, SHM_SLOT_ATTACHED = 1 };
 
 struct shm_slot {
 	uint32_t state;
-	int32_t pid;      /* the attacher, for shm_lpid when its detach is booked late */
-	uint32_t pad[2];
+	int32_t pid;      /* the attacher (0: a fork child not yet running) */
+	uint32_t ev;      /* the segment's event count when this attachment began */
+	uint32_t pad;
 };
 
 /* flags */
@@ -50,7 +51,13 @@ struct shm_seg {
 	uint32_t flags;
 	uint32_t nslots;
 	uint32_t slot_hi;   /* every ATTACHED slot is below this */
-	uint32_t pad;
+	/*
+	 * Attaches and detaches booked so far. A detach found late (the
+	 * attacher died) sets shm_dtime/shm_lpid only if nothing was booked
+	 * after that attachment began: otherwise the later event may be the
+	 * last one, as the kernel would have it.
+	 */
+	uint32_t events;
 	uint64_t align;     /* the address alignment shmat needs (page or huge page) */
 	/* IPC_SET redo record: written, then set_valid, then applied. */
 	uint32_t set_uid, set_gid, set_mode, set_valid;
