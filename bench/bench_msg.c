@@ -1,10 +1,12 @@
-/* bench_msg.c - message-queue benchmark: the kernel and svipc side by side. */
+/* bench_msg.c - svipc-bench's message-queue workloads and its main program. */
 
 /*
  * Runs the same workloads against the kernel (libc msgget/msgsnd/msgrcv/msgctl)
  * and against svipc (svipc_msg*), through one table of function pointers, and
  * prints one table: workload | metric | kernel | svipc | ratio, where ratio is
  * svipc's speedup (>1: svipc is faster), whatever the direction of the metric.
+ * The shared-memory workloads (bench_shm.c) follow in the same table; --only
+ * msg or --only shm runs one group.
  *
  * Shape of a run: the top process never calls the system under test. For each
  * (workload, implementation) it forks a supervisor, which creates the queue,
@@ -12,11 +14,15 @@
  * shared memory (a futex on our own mapping, never the system under test),
  * waits for them, computes the figures and removes the queue. A crash or hang
  * of the implementation thus costs one cell of the table ("ERR"), not the run.
+ * A shm workload is measured by that forked process itself (bench_shm.c);
+ * the kernel segments it holds are recorded in the shared state, so that the
+ * top process can remove them when it dies.
  *
  * Never hangs: every process has an alarm(); workers and supervisors die with
  * their parent (PR_SET_PDEATHSIG); the top process is a child subreaper and
  * reaps every descendant; on its own alarm or on SIGINT/SIGTERM it removes the
- * kernel queues still recorded and the svipc namespace directory, then exits.
+ * kernel queues and segments still recorded and the svipc namespace
+ * directory, then exits.
  *
  * Each (workload, implementation) runs --reps times (default 3, kernel and
  * svipc interleaved) and the table shows the median of each figure: a single
@@ -49,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "svipc.h"
 
 /* Targets of the project, printed as PASS/MISS at the end (informational). */
@@ -76,8 +83,6 @@ struct msg_api {
 	ssize_t (*rcv)(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgflg);
 	int (*ctl)(int msqid, int cmd, struct msqid_ds *buf);
 };
-
-enum { API_KERNEL, API_SVIPC, NAPI };
 
 static const struct msg_api apis[NAPI] = {
 	{ "kernel", msgget, msgsnd, msgrcv, msgctl },
@@ -111,24 +116,18 @@ static const struct workload workloads[] = {
 
 /* ---- options -------------------------------------------------------------- */
 
-static struct {
-	int quick;
-	double run_s;  /* seconds per measured run (time mode) */
-	long iters;    /* > 0: fixed count per run instead of a duration */
-	int only;      /* -1: both, else API_KERNEL or API_SVIPC */
-	int reps;      /* runs per (workload, implementation); figures are medians */
-} cfg = { 0, 0.7, 0, -1, 3 };
+struct bench_cfg cfg = { 0, 0.7, 0, -1, 3 };
+
+/* Workloads selected by --only: all unless a group or workload is named. */
+static int sel_msg = 1;
+static unsigned sel_shm = (1u << SHM_NWORK) - 1;
 
 /* ---- shared state (anonymous MAP_SHARED, set up by the top process) ------ */
 
-struct result {
-	int ok;         /* 1: the figures are valid */
-	int timed_out;  /* the supervisor died of its alarm */
-	double v[2];    /* tput: msg/s, MB/s; pingpong: median us, p99 us; typed: ns/rcv */
-	uint64_t count; /* messages, round trips or receives measured */
-	char err[256];
-};
-
+/*
+ * Figures in struct result: tput: msg/s, MB/s; pingpong: median us, p99 us;
+ * typed: ns/rcv; count: messages, round trips or receives measured.
+ */
 struct shared {
 	uint32_t go;      /* start barrier futex word: 0 wait, 1 go */
 	uint32_t ready;   /* workers at the barrier */
@@ -141,6 +140,7 @@ struct shared {
 	double sum_ns;       /* typed: total ns inside msgrcv */
 	double timer_ns;     /* typed: cost of one clock_gettime pair */
 	char werr[MAX_WORKERS][200];
+	struct shm_held shm_held; /* kernel segments of a shm run, for emergencies */
 	struct result res;
 };
 
@@ -156,7 +156,7 @@ static char ns_dir[128];
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static uint64_t now_ns(void)
+uint64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -649,9 +649,11 @@ static void on_fatal(int sig)
 			   : "\nsvipc-bench: interrupted, cleaning up\n");
 	if (cur_supervisor > 0)
 		kill(cur_supervisor, SIGKILL);
-	if (cur_api == API_KERNEL && sh)
+	if (cur_api == API_KERNEL && sh) {
 		for (int i = 0; i < sh->nq && i < 2; i++)
 			msgctl(sh->qids[i], IPC_RMID, NULL);
+		shm_release_kernel(&sh->shm_held);
+	}
 	/* Reap the supervisor and its workers (they die with it, then are ours). */
 	for (int i = 0; i < 1000; i++) {
 		pid_t p = waitpid(-1, NULL, WNOHANG);
@@ -686,10 +688,18 @@ static void reap_orphans(void)
  * penalised whichever side came second.
  */
 #define SETTLE_US 300000
+/*
+ * The shm workloads run in one process each; rests of 0, 50 and 300 ms
+ * before them measured the same, so a short one keeps --quick quick.
+ */
+#define SHM_SETTLE_US 50000
 
-static void run_one(const struct workload *w, int a, struct result *out)
+enum group { G_MSG, G_SHM };
+
+/* Runs workload i of group g on implementation a, in a process of its own. */
+static void run_one(enum group g, int i, int a, struct result *out)
 {
-	sleep_us(SETTLE_US);
+	sleep_us(g == G_MSG ? SETTLE_US : SHM_SETTLE_US);
 	memset(sh, 0, sizeof *sh);
 	cur_api = a;
 	pid_t p = fork();
@@ -699,8 +709,13 @@ static void run_one(const struct workload *w, int a, struct result *out)
 		return;
 	}
 	if (p == 0) {
-		child_setup(top_pid, run_budget() + 10);
-		supervise(w, &apis[a]);
+		if (g == G_MSG) {
+			child_setup(top_pid, run_budget() + 10);
+			supervise(&workloads[i], &apis[a]);
+		}
+		child_setup(top_pid, shm_budget() + 10);
+		shm_run(i, a, &sh->res, &sh->shm_held);
+		_exit(sh->res.ok ? 0 : 1);
 	}
 	cur_supervisor = p;
 	int st = 0;
@@ -708,18 +723,21 @@ static void run_one(const struct workload *w, int a, struct result *out)
 		;
 	cur_supervisor = 0;
 	reap_orphans();
-	/* Kernel queues the supervisor could not remove (it crashed or timed out). */
-	if (a == API_KERNEL)
-		for (int i = 0; i < sh->nq && i < 2; i++)
-			msgctl(sh->qids[i], IPC_RMID, NULL);
+	/* Kernel objects the run could not remove (it crashed or timed out). */
+	if (a == API_KERNEL) {
+		for (int k = 0; k < sh->nq && k < 2; k++)
+			msgctl(sh->qids[k], IPC_RMID, NULL);
+		shm_release_kernel(&sh->shm_held);
+	}
 	*out = sh->res;
 	if (!out->ok && !out->err[0]) {
+		const char *who = g == G_MSG ? "supervisor" : "measuring process";
 		if (WIFSIGNALED(st)) {
 			out->timed_out = WTERMSIG(st) == SIGALRM;
-			snprintf(out->err, sizeof out->err, "supervisor killed by signal %d (%s)",
+			snprintf(out->err, sizeof out->err, "%s killed by signal %d (%s)", who,
 				 WTERMSIG(st), strsignal(WTERMSIG(st)));
 		} else {
-			snprintf(out->err, sizeof out->err, "supervisor exited with %d",
+			snprintf(out->err, sizeof out->err, "%s exited with %d", who,
 				 WEXITSTATUS(st));
 		}
 	}
@@ -758,9 +776,8 @@ static void combine(struct result *out, const struct result *r, int n)
 	out->ok = 1;
 }
 
-/* One table row. hib: higher is better (ratio svipc/kernel, else kernel/svipc). */
-static double print_row(const char *wname, const char *metric, const struct result r[NAPI],
-			int vi, int hib, const char *fmt)
+double print_row(const char *wname, const char *metric, const struct result r[NAPI], int vi,
+		 int hib, const char *fmt)
 {
 	char cell[NAPI][32], ratio[32] = "-";
 	double ratio_v = 0;
@@ -783,7 +800,7 @@ static double print_row(const char *wname, const char *metric, const struct resu
 	return ratio_v;
 }
 
-static void target(char *out, size_t n, const char *name, double want, double got)
+void target(char *out, size_t n, const char *name, double want, double got)
 {
 	if (got > 0)
 		snprintf(out, n, "%s x>=%g %s (%.2fx)", name, want, got >= want ? "PASS" : "MISS",
@@ -795,12 +812,17 @@ static void target(char *out, size_t n, const char *name, double want, double go
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: svipc-bench [--quick] [--only kernel|svipc] [--iters N] [--seconds S] [--reps R]\n"
-		"  Runs message-queue workloads on the kernel and on svipc and prints a table.\n"
-		"  --quick       short runs (about 0.25 s each; total well under 15 s)\n"
-		"  --only X      run one implementation only\n"
-		"  --iters N     fixed count per run (messages, round trips, receives)\n"
-		"                instead of a duration\n"
+		"usage: svipc-bench [--quick] [--only X[,X...]] [--iters N] [--seconds S] [--reps R]\n"
+		"  Runs message-queue and shared-memory workloads on the kernel and on svipc\n"
+		"  and prints a table.\n"
+		"  --quick       short runs (about 0.25 s each; total well under 20 s)\n"
+		"  --only X      run only what X names (repeatable, or a comma-separated list):\n"
+		"                kernel or svipc: that implementation; msg or shm: that group\n"
+		"                of workloads; shm-cycle, shm-attach, shm-copy, shm-cold: that\n"
+		"                shm workload. Implementations and workloads combine:\n"
+		"                --only shm,svipc runs the shm workloads on svipc alone.\n"
+		"  --iters N     fixed count per run (messages, round trips, receives,\n"
+		"                shm cycles, attach+detach pairs, copies) instead of a duration\n"
 		"  --seconds S   duration of each measured run (default 0.7, quick 0.25)\n"
 		"  --reps R      runs per workload and implementation, median shown\n"
 		"                (default 3; 1 with --quick or --iters)\n"
@@ -808,21 +830,68 @@ static void usage(FILE *f)
 		"  Exit: 0; 1 if a run failed (error or wrong result); 2 bad usage.\n");
 }
 
+/*
+ * Adds one --only list to *api_mask (bit per implementation), *msg and *shm
+ * (workloads named). Returns 0, or -1 for a name it does not know.
+ */
+static int parse_only(const char *list, unsigned *api_mask, int *msg, unsigned *shm)
+{
+	char buf[256];
+	snprintf(buf, sizeof buf, "%s", list);
+	for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		int k;
+		if (!strcmp(t, "kernel"))
+			*api_mask |= 1u << API_KERNEL;
+		else if (!strcmp(t, "svipc"))
+			*api_mask |= 1u << API_SVIPC;
+		else if (!strcmp(t, "msg"))
+			*msg = 1;
+		else if (!strcmp(t, "shm"))
+			*shm = (1u << SHM_NWORK) - 1;
+		else {
+			for (k = 0; k < SHM_NWORK && strcmp(t, shm_work_id(k)); k++)
+				;
+			if (k == SHM_NWORK)
+				return -1;
+			*shm |= 1u << k;
+		}
+	}
+	return 0;
+}
+
+/* Runs workload i of group g cfg.reps times per implementation; medians to res. */
+static int measure(enum group g, int i, struct result res[NAPI])
+{
+	struct result runs_r[NAPI][100];
+	int errors = 0;
+	for (int k = 0; k < cfg.reps; k++)
+		for (int a = 0; a < NAPI; a++)
+			if (cfg.only < 0 || cfg.only == a)
+				run_one(g, i, a, &runs_r[a][k]);
+	for (int a = 0; a < NAPI; a++) {
+		memset(&res[a], 0, sizeof res[a]);
+		if (cfg.only >= 0 && cfg.only != a)
+			continue;
+		combine(&res[a], runs_r[a], cfg.reps);
+		if (!res[a].ok)
+			errors++;
+	}
+	return errors;
+}
+
 int main(int argc, char **argv)
 {
 	double seconds = -1;
 	long reps = 0;
+	unsigned only_apis = 0, only_shm = 0;
+	int only_msg = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--quick")) {
 			cfg.quick = 1;
 		} else if (!strcmp(a, "--only") && i + 1 < argc) {
-			const char *v = argv[++i];
-			if (!strcmp(v, "kernel"))
-				cfg.only = API_KERNEL;
-			else if (!strcmp(v, "svipc"))
-				cfg.only = API_SVIPC;
-			else {
+			if (parse_only(argv[++i], &only_apis, &only_msg, &only_shm) == -1) {
+				fprintf(stderr, "svipc-bench: --only %s: unknown name\n", argv[i]);
 				usage(stderr);
 				return 2;
 			}
@@ -857,6 +926,15 @@ int main(int argc, char **argv)
 	}
 	cfg.run_s = seconds > 0 ? seconds : cfg.quick ? 0.25 : 0.7;
 	cfg.reps = reps > 0 ? (int)reps : cfg.quick || cfg.iters > 0 ? 1 : 3;
+	if (only_apis == 1u << API_KERNEL)
+		cfg.only = API_KERNEL;
+	else if (only_apis == 1u << API_SVIPC)
+		cfg.only = API_SVIPC;
+	if (only_msg || only_shm) {
+		sel_msg = only_msg;
+		sel_shm = only_shm;
+	}
+	int n_shm = __builtin_popcount(sel_shm);
 
 	top_pid = getpid();
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -892,8 +970,9 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	unsigned runs = (unsigned)NWORK * (unsigned)cfg.reps * (cfg.only >= 0 ? 1u : 2u);
-	alarm(runs * (run_budget() + 15) + 30);
+	unsigned per = (unsigned)cfg.reps * (cfg.only >= 0 ? 1u : 2u);
+	alarm((sel_msg ? (unsigned)NWORK * per * (run_budget() + 15) : 0) +
+	      (unsigned)n_shm * per * (shm_budget() + 15) + 30);
 
 	struct utsname u;
 	uname(&u);
@@ -926,24 +1005,14 @@ int main(int argc, char **argv)
 	printf("%-24s %-8s %12s %12s %8s\n", "------------------------", "--------",
 	       "------------", "------------", "--------");
 
-	struct result res[NWORK][NAPI];
-	double r16 = 0, r256 = 0, rpp = 0;
+	struct result res[NWORK][NAPI], shm_res[SHM_NWORK][NAPI];
+	double r16 = 0, r256 = 0, rpp = 0, shm_ratio[SHM_NWORK] = { 0 };
 	int errors = 0;
 	memset(res, 0, sizeof res);
-	for (size_t i = 0; i < NWORK; i++) {
+	memset(shm_res, 0, sizeof shm_res);
+	for (size_t i = 0; i < NWORK && sel_msg; i++) {
 		const struct workload *w = &workloads[i];
-		struct result runs_r[NAPI][100];
-		for (int k = 0; k < cfg.reps; k++)
-			for (int a = 0; a < NAPI; a++)
-				if (cfg.only < 0 || cfg.only == a)
-					run_one(w, a, &runs_r[a][k]);
-		for (int a = 0; a < NAPI; a++) {
-			if (cfg.only >= 0 && cfg.only != a)
-				continue;
-			combine(&res[i][a], runs_r[a], cfg.reps);
-			if (!res[i][a].ok)
-				errors++;
-		}
+		errors += measure(G_MSG, (int)i, res[i]);
 		switch (w->kind) {
 		case W_TPUT: {
 			double x = print_row(w->name, "msg/s", res[i], 0, 1, NULL);
@@ -963,22 +1032,41 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	printf("(typed rcv: %d messages of types 1..%d queued; ns/rcv is the msgrcv call alone)\n",
-	       TYPED_QLEN, TYPED_NTYPES);
+	if (sel_msg)
+		printf("(typed rcv: %d messages of types 1..%d queued; ns/rcv is the msgrcv call alone)\n",
+		       TYPED_QLEN, TYPED_NTYPES);
+	for (int i = 0; i < SHM_NWORK; i++) {
+		if (!(sel_shm & (1u << i)))
+			continue;
+		errors += measure(G_SHM, i, shm_res[i]);
+		shm_ratio[i] = shm_print(i, shm_res[i]);
+	}
+	if (sel_shm)
+		shm_footnote();
 
 	if (errors) {
 		printf("errors:\n");
-		for (size_t i = 0; i < NWORK; i++)
+		for (size_t i = 0; i < NWORK && sel_msg; i++)
 			for (int a = 0; a < NAPI; a++)
 				if ((cfg.only < 0 || cfg.only == a) && !res[i][a].ok)
 					printf("  %s / %s: %s\n", workloads[i].name, apis[a].name,
 					       res[i][a].err);
+		for (int i = 0; i < SHM_NWORK; i++)
+			for (int a = 0; a < NAPI; a++)
+				if ((sel_shm & (1u << i)) && (cfg.only < 0 || cfg.only == a) &&
+				    !shm_res[i][a].ok)
+					printf("  %s / %s: %s\n", shm_work_name(i), apis[a].name,
+					       shm_res[i][a].err);
 	}
-	char t1[64], t2[64], t3[64];
-	target(t1, sizeof t1, "16B", TARGET_16B, r16);
-	target(t2, sizeof t2, "256B", TARGET_256B, r256);
-	target(t3, sizeof t3, "pingpong", TARGET_PINGPONG, rpp);
-	printf("targets: %s, %s, %s\n", t1, t2, t3);
+	if (sel_msg) {
+		char t1[64], t2[64], t3[64];
+		target(t1, sizeof t1, "16B", TARGET_16B, r16);
+		target(t2, sizeof t2, "256B", TARGET_256B, r256);
+		target(t3, sizeof t3, "pingpong", TARGET_PINGPONG, rpp);
+		printf("targets: %s, %s, %s\n", t1, t2, t3);
+	}
+	if (sel_shm)
+		shm_targets(shm_ratio);
 
 	alarm(0);
 	if (ns_dir[0])

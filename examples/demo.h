@@ -1,4 +1,4 @@
-/* demo.h - helpers shared by the message-queue examples that `make demo` runs. */
+/* demo.h - helpers shared by the examples that `make demo` runs. */
 #ifndef SVIPC_DEMO_H
 #define SVIPC_DEMO_H
 
@@ -17,6 +17,17 @@ struct demo_msg {
 	char mtext[DEMO_TEXT_MAX];
 };
 
+/*
+ * What the shm writer leaves in its segment for the reader. Shared memory
+ * has no protection of its own (the notes: it needs a semaphore or the
+ * like): a reader that came too early could print half a message, so the
+ * writer raises ready only after the text is complete.
+ */
+struct demo_board {
+	unsigned ready; /* 0, then 1 once text is complete (release/acquire) */
+	char text[DEMO_TEXT_MAX];
+};
+
 /* Reports a failed call with its errno and ends the program with status 1. */
 static inline void demo_die(const char *who, const char *call)
 {
@@ -25,10 +36,10 @@ static inline void demo_die(const char *who, const char *call)
 }
 
 /*
- * The key of a demo queue. Like the notes' programs, the processes that share
- * a queue agree on a path and a project id and let ftok() turn them into a
- * key; here the path is the namespace directory itself, which exists for as
- * long as the demo runs and is unique to it.
+ * The key of a demo queue or segment. Like the notes' programs, the processes
+ * that share an object agree on a path and a project id and let ftok() turn
+ * them into a key; here the path is the namespace directory itself, which
+ * exists for as long as the demo runs and is unique to it.
  */
 static inline key_t demo_key(const char *who, int proj)
 {
@@ -63,6 +74,13 @@ static inline long demo_parse_long(const char *who, const char *arg)
 		exit(2);
 	}
 	return v;
+}
+
+/* Sleeps for ms milliseconds: the pause between two looks at something awaited. */
+static inline void demo_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
 }
 
 static inline double demo_now(void)

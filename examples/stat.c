@@ -1,4 +1,4 @@
-/* stat.c - shows a demo queue's state (IPC_STAT), or checks that no queue is left behind. */
+/* stat.c - shows a demo queue's state (IPC_STAT), or checks that no queue or segment is left behind. */
 #include <unistd.h>
 
 #include "demo.h"
@@ -7,7 +7,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: demo-stat -p PROJ      show the queue of that ftok project id\n"
 	                "       demo-stat -e PROJS     fail if svipc or the kernel still holds a queue\n"
-	                "                              (PROJS: the project ids used, e.g. PBS)\n");
+	                "                              or a segment (PROJS: the project ids used)\n");
 	exit(2);
 }
 
@@ -46,6 +46,13 @@ static int check_empty(const char *projs)
 	printf("check:    svipc namespace: %d queue(s) in use (msgctl MSG_INFO)\n", info.msgpool);
 	bad += info.msgpool != 0;
 
+	/* SHM_INFO fills a struct shm_info; used_ids is the number of segments. */
+	struct shm_info sinfo;
+	if (svipc_shmctl(0, SHM_INFO, (struct shmid_ds *)&sinfo) == -1)
+		demo_die("check", "shmctl(SHM_INFO)");
+	printf("check:    svipc namespace: %d segment(s) in use (shmctl SHM_INFO)\n", sinfo.used_ids);
+	bad += sinfo.used_ids != 0;
+
 	for (const char *p = projs; *p; p++) {
 		key_t key = demo_key("check", (unsigned char)*p);
 		if (svipc_msgget(key, 0) != -1 || errno != ENOENT) {
@@ -57,9 +64,18 @@ static int check_empty(const char *projs)
 			printf("check:    FAIL: the kernel has a queue with key 0x%08x\n", (unsigned)key);
 			bad++;
 		}
+		if (svipc_shmget(key, 0, 0) != -1 || errno != ENOENT) {
+			printf("check:    FAIL: svipc still has a segment with key 0x%08x\n", (unsigned)key);
+			bad++;
+		}
+		if (shmget(key, 0, 0) != -1 || errno != ENOENT) {
+			printf("check:    FAIL: the kernel has a segment with key 0x%08x\n", (unsigned)key);
+			bad++;
+		}
 	}
 	if (!bad)
-		printf("check:    no queue with the demo's keys, neither in svipc nor in the kernel\n");
+		printf("check:    no queue or segment with the demo's keys, neither in svipc nor in "
+		       "the kernel\n");
 	return bad;
 }
 

@@ -1,12 +1,14 @@
 #!/bin/sh
-# demo.sh - `make demo`: the lecture notes' message-queue scenarios run on svipc, then the quick benchmark.
+# demo.sh - `make demo`: the lecture notes' message-queue and shared-memory scenarios run on svipc,
+# then the quick benchmark.
 # Usage: sh scripts/demo.sh [BUILD_DIR]   (default: build)
 set -u
 build=${1:-build}
 bin=$build/bin
 limit=10   # seconds any one demo program may take; nothing here may hang
 
-for p in demo-sender demo-receiver demo-select demo-stat; do
+for p in demo-sender demo-receiver demo-select demo-stat \
+	demo-shm-writer demo-shm-reader demo-shm-fork demo-shm-nattch; do
 	if [ ! -x "$bin/$p" ]; then
 		echo "demo: $bin/$p is missing; build first (make)" >&2
 		exit 1
@@ -17,9 +19,11 @@ done
 SVIPC_DIR=$(mktemp -d /dev/shm/svipc-demo.XXXXXX) || exit 1
 export SVIPC_DIR
 receiver_pid=
+writer_pid=
 cleanup() {
-	# Only the background program this script started, by its pid.
+	# Only the background programs this script started, by their pids.
 	[ -n "$receiver_pid" ] && kill "$receiver_pid" 2>/dev/null
+	[ -n "$writer_pid" ] && kill "$writer_pid" 2>/dev/null && wait "$writer_pid"
 	rm -rf "$SVIPC_DIR"
 }
 trap cleanup EXIT
@@ -41,7 +45,7 @@ run() {
 	return 0
 }
 
-echo "== svipc demo: System V message queues in user space =="
+echo "== svipc demo: System V message queues and shared memory in user space =="
 echo "namespace: SVIPC_DIR=$SVIPC_DIR (the programs' ftok keys are made from this path)"
 
 echo
@@ -84,7 +88,39 @@ echo "   and why (Linux's rule). The program checks every pick against that rule
 run "$bin/demo-select"
 
 echo
-echo "-- 4. Benchmark (quick) --"
+echo "-- 4. A writer and a reader share a segment by its key --"
+echo "   The notes' writer/reader pair. The writer creates a segment with the key"
+echo "   ftok gives for a path and a project id, attaches it, writes a message and"
+echo "   waits, as the notes' writer does in pause(). The reader, a program of its"
+echo "   own, finds the segment by the same key, attaches it SHM_RDONLY and prints"
+echo "   the message. Then the writer is told to finish (SIGTERM): it detaches and"
+echo "   removes the segment."
+timeout -k 2 "$limit" "$bin/demo-shm-writer" -p W "Hello from the writer process!" &
+writer_pid=$!
+run "$bin/demo-shm-reader" -p W -e "Hello from the writer process!"
+kill -0 "$writer_pid" 2>/dev/null || fail "the writer did not wait for the reader"
+kill -TERM "$writer_pid"
+wait "$writer_pid"
+rc=$?
+writer_pid=
+[ "$rc" -eq 124 ] && fail "demo-shm-writer did not finish within $limit s"
+[ "$rc" -ne 0 ] && fail "demo-shm-writer exited with status $rc"
+
+echo
+echo "-- 5. A parent and its child share an IPC_PRIVATE segment --"
+echo "   The notes' fork example, the other way round: the child writes, and the"
+echo "   parent reads once waitpid says the child is done (no sleep needed)."
+run "$bin/demo-shm-fork"
+
+echo
+echo "-- 6. shm_nattch as processes come and go --"
+echo "   Every attachment counts: each shmat, each one a fork copies; an exit or a"
+echo "   SIGKILL ends a process's attachments. IPC_RMID only marks a segment that"
+echo "   is still attached (SHM_DEST, key 0); the last detach destroys it."
+run "$bin/demo-shm-nattch" -p N
+
+echo
+echo "-- 7. Benchmark (quick) --"
 bench=$build/bench/svipc-bench
 if [ -x "$bench" ]; then
 	timeout --foreground -k 5 120 "$bench" --quick
@@ -97,6 +133,10 @@ fi
 
 echo
 echo "-- Leaving nothing behind --"
-run "$bin/demo-stat" -e PBS
+run "$bin/demo-stat" -e PBSWN
+# svipc keeps each queue and segment in a file of the namespace directory.
+left=$(ls -A "$SVIPC_DIR" | grep -v -x -e ns -e procs)
+[ -n "$left" ] && fail "svipc left files in $SVIPC_DIR:" $left
+echo "check:    the namespace holds no object file (only ns and procs)"
 echo "demo:     removing $SVIPC_DIR"
 echo "== demo passed =="

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/msg.h>
+#include <sys/shm.h>
 
 #include "svipc.h"
 
@@ -26,6 +27,19 @@ struct msg_impl {
 
 #define T_KERNEL_IMPL { "kernel", 1, msgget, msgsnd, msgrcv, msgctl }
 #define T_SVIPC_IMPL { "svipc", 0, svipc_msgget, svipc_msgsnd, svipc_msgrcv, svipc_msgctl }
+
+/* One shared-memory implementation: the kernel's (libc) or svipc's. */
+struct shm_impl {
+	const char *name;
+	int kernel;
+	int (*get)(key_t, size_t, int);
+	void *(*at)(int, const void *, int);
+	int (*dt)(const void *);
+	int (*ctl)(int, int, struct shmid_ds *);
+};
+
+#define T_KERNEL_SHM { "kernel", 1, shmget, shmat, shmdt, shmctl }
+#define T_SVIPC_SHM { "svipc", 0, svipc_shmget, svipc_shmat, svipc_shmdt, svipc_shmctl }
 
 /* A small seeded generator (splitmix64), so failures can be replayed. */
 static uint64_t t_rng;

@@ -11,8 +11,9 @@
  *    in the kernel (msgget(key, 0) there fails with ENOENT);
  *  - with SVIPC_PRELOAD_KERNEL=1 the same program runs on the kernel instead
  *    and nothing lands in svipc;
- *  - the shim's dynamic symbol table exports exactly msgget, msgsnd, msgrcv
- *    and msgctl, each as version GLIBC_2.2.5 (read from the ELF file), and
+ *  - the shim's dynamic symbol table exports exactly msgget, msgsnd, msgrcv,
+ *    msgctl, shmget, shmat, shmdt and shmctl (and the credential calls), each
+ *    as version GLIBC_2.2.5 (read from the ELF file), and
  *    dlopen + dlvsym(..., "GLIBC_2.2.5") resolves each into the shim, while
  *    svipc_* are not reachable; msgctl through the shim refuses IPC_64 like the kernel.
  * Every queue made here, in the kernel or in svipc, is removed at the end.
@@ -40,6 +41,7 @@
 #define SHIM_VERSION "GLIBC_2.2.5"
 
 static const char *const shim_exports[] = { "msgget", "msgsnd", "msgrcv", "msgctl",
+					    "shmget", "shmat", "shmdt", "shmctl",
 					    /* credential changes, so svipc re-reads them */
 					    "setuid", "seteuid", "setreuid", "setresuid",
 					    "setgid", "setegid", "setregid", "setresgid",
@@ -335,7 +337,9 @@ static int dl_checks(key_t key)
 	}
 	/* The library inside the shim is not exported. */
 	static const char *const hidden[] = { "svipc_msgget", "svipc_msgsnd", "svipc_msgrcv",
-					      "svipc_msgctl", "svipc_dir", "svipc_limits_get" };
+					      "svipc_msgctl", "svipc_dir", "svipc_limits_get",
+					      "svipc_shmget", "svipc_shmat", "svipc_shmdt",
+					      "svipc_shmctl", "svipc_shmsync" };
 	for (size_t k = 0; k < sizeof hidden / sizeof hidden[0]; k++) {
 		void *p = dlsym(h, hidden[k]);
 		if (in_shim(p))
@@ -476,7 +480,7 @@ int main(void)
 		T_ERR(msgget(key, 0), ENOENT);
 	}
 
-	/* (c) Exactly msgget/msgsnd/msgrcv/msgctl@@GLIBC_2.2.5. */
+	/* (c) Exactly msgget/msgsnd/msgrcv/msgctl/shmget/shmat/shmdt/shmctl@@GLIBC_2.2.5. */
 	check_elf_exports();
 	fflush(NULL);
 	pid_t c = fork();
