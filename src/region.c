@@ -85,7 +85,7 @@ static int file_fill(int fd, size_t size, uint64_t file_size, mode_t mode,
 	int r = init(m, size, arg);
 	struct stat st;
 	if (r == 0 && keep && fstat(fd, &st) == 0) {
-		*keep = (struct svipc_mapped){ m, size, st.st_dev, st.st_ino };
+		*keep = (struct svipc_mapped){ m, size, st.st_dev, st.st_ino, (uint64_t)st.st_size };
 		return 0;
 	}
 	munmap(m, size);
@@ -202,6 +202,7 @@ struct cache_entry {
 	size_t size;
 	dev_t dev;
 	ino_t ino;
+	uint64_t file_size;
 	uint32_t view_ok;
 	uint64_t view[SVIPC_VIEW_SIZE / 8];
 };
@@ -237,7 +238,7 @@ static struct cache_entry *cache_table(enum svipc_type type)
 }
 
 static int obj_map(int dirfd, enum svipc_type type, uint32_t magic, int id,
-		   void **basep, size_t *sizep, dev_t *dev, ino_t *ino)
+		   void **basep, size_t *sizep, struct svipc_mapped *id_out)
 {
 	char name[32];
 	svipc__obj_name(name, sizeof name, type, id);
@@ -275,8 +276,7 @@ static int obj_map(int dirfd, enum svipc_type type, uint32_t magic, int id,
 	}
 	*basep = m;
 	*sizep = size;
-	*dev = st.st_dev;
-	*ino = st.st_ino;
+	*id_out = (struct svipc_mapped){ m, size, st.st_dev, st.st_ino, (uint64_t)st.st_size };
 	return 0;
 }
 
@@ -289,6 +289,7 @@ static int cache_try(struct cache_entry *e, int id, struct svipc_ref *ref)
 		ref->size = e->size;
 		ref->dev = e->dev;
 		ref->ino = e->ino;
+		ref->file_size = e->file_size;
 		ref->entry = e;
 		ref->view = e->view;
 		ref->view_ok = &e->view_ok;
@@ -328,12 +329,11 @@ int svipc__obj_get(int (*dirfd)(void), enum svipc_type type, uint32_t magic, int
 		return 0;
 	void *m = NULL;
 	size_t size = 0;
-	dev_t dev = 0;
-	ino_t ino = 0;
+	struct svipc_mapped mi = { 0 };
 	int dfd = dirfd();
 	if (dfd < 0)
 		return dfd;
-	int r = obj_map(dfd, type, magic, id, &m, &size, &dev, &ino);
+	int r = obj_map(dfd, type, magic, id, &m, &size, &mi);
 	if (r < 0)
 		return r;
 	if (e) {
@@ -347,8 +347,9 @@ int svipc__obj_get(int (*dirfd)(void), enum svipc_type type, uint32_t magic, int
 		if (cache_evict(e)) {
 			e->base = m;
 			e->size = size;
-			e->dev = dev;
-			e->ino = ino;
+			e->dev = mi.dev;
+			e->ino = mi.ino;
+			e->file_size = mi.file_size;
 			e->view_ok = 0;
 			/* An add, not a store: a reader's pin taken meanwhile must stay counted. */
 			__atomic_fetch_add(&e->users, 1, __ATOMIC_SEQ_CST);
@@ -356,8 +357,9 @@ int svipc__obj_get(int (*dirfd)(void), enum svipc_type type, uint32_t magic, int
 			pthread_mutex_unlock(&cache_mu);
 			ref->obj = m;
 			ref->size = size;
-			ref->dev = dev;
-			ref->ino = ino;
+			ref->dev = mi.dev;
+			ref->ino = mi.ino;
+			ref->file_size = mi.file_size;
 			ref->entry = e;
 			ref->view = e->view;
 			ref->view_ok = &e->view_ok;
@@ -367,8 +369,9 @@ int svipc__obj_get(int (*dirfd)(void), enum svipc_type type, uint32_t magic, int
 	}
 	ref->obj = m;
 	ref->size = size;
-	ref->dev = dev;
-	ref->ino = ino;
+	ref->dev = mi.dev;
+	ref->ino = mi.ino;
+	ref->file_size = mi.file_size;
 	ref->entry = NULL;
 	ref->view = NULL;
 	ref->view_ok = NULL;
@@ -397,6 +400,7 @@ void svipc__obj_install(enum svipc_type type, int id, struct svipc_mapped *m)
 		e->size = m->size;
 		e->dev = m->dev;
 		e->ino = m->ino;
+		e->file_size = m->file_size;
 		e->view_ok = 0;
 		__atomic_store_n(&e->id, id, __ATOMIC_SEQ_CST);
 	} else {

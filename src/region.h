@@ -61,6 +61,7 @@ struct svipc_mapped {
 	size_t size;
 	dev_t dev;
 	ino_t ino;
+	uint64_t file_size;
 };
 
 /*
@@ -101,6 +102,7 @@ struct svipc_ref {
 	size_t size;
 	dev_t dev; /* the mapped file, to recognise it when opened again */
 	ino_t ino;
+	uint64_t file_size; /* the file's length when this process mapped it */
 	void *entry; /* cache entry, or NULL for a temporary mapping */
 	/*
 	 * Per-mapping scratch kept with the cache entry: a type stores there

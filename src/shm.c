@@ -249,8 +249,9 @@ static int shm_init(void *base, size_t size, const struct svipc_ns_limits *lim,
 }
 
 /*
- * Reads the geometry once and checks it against what this process mapped:
- * every later offset comes from these locals, never again from the file.
+ * Reads the geometry once and checks it against what this process mapped
+ * (and the file's length then, when the caller knows it): every later
+ * offset comes from these locals, never again from the file.
  */
 static int seg_geom(const struct svipc_ref *ref, struct geom *g)
 {
@@ -267,7 +268,9 @@ static int seg_geom(const struct svipc_ref *ref, struct geom *g)
 		 SHM_SLOT_OFF + (uint64_t)g->nslots * sizeof(struct shm_slot) <= g->data_off &&
 		 g->align >= ps && (g->align & (g->align - 1)) == 0 && g->align <= (1ull << 40) &&
 		 g->segsz >= 1 && g->map_len >= g->segsz && g->map_len % g->align == 0 &&
-		 g->map_len <= (1ull << 62) && !LOAD_RELAXED(&s->obj.corrupt);
+		 g->map_len <= (1ull << 62) &&
+		 (!ref->file_size || g->data_off + g->map_len <= ref->file_size) &&
+		 !LOAD_RELAXED(&s->obj.corrupt);
 	if (!ok) {
 		STORE(&s->obj.corrupt, 1);
 		return -EIDRM;
