@@ -668,7 +668,7 @@ int svipc__ipcget(const struct svipc_type_ops *ops, key_t key, int flg, const vo
 	if (LOAD_RELAXED(&ref.obj->perm.key) != key)
 		r = -EIDRM; /* the table and the object disagree: one is damaged */
 	else
-		r = ops->more_checks ? ops->more_checks(ref.obj, ref.size, params) : 0;
+		r = ops->more_checks ? ops->more_checks(&ref, params) : 0;
 	if (r == 0)
 		r = svipc__perm_check(&ref.obj->perm, flg) ? -EACCES : id;
 	svipc__obj_put(&ref);

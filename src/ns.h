@@ -41,7 +41,7 @@ struct svipc_type_ops {
 	int (*init)(void *base, size_t size, const struct svipc_ns_limits *lim,
 		    const void *params);
 	/* Extra checks when opening an existing object by key (e.g. size). */
-	int (*more_checks)(struct svipc_obj *o, size_t size, const void *params);
+	int (*more_checks)(const struct svipc_ref *ref, const void *params);
 	/*
 	 * IPC_RMID's work on the object; takes the object lock. Returns 0 when
 	 * the object is gone (marked removed, waiters woken), 1 when it lingers

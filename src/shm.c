@@ -278,12 +278,11 @@ static int seg_geom(const struct svipc_ref *ref, struct geom *g)
 	return 0;
 }
 
-static int shm_more_checks(struct svipc_obj *o, size_t size, const void *params)
+static int shm_more_checks(const struct svipc_ref *ref, const void *params)
 {
-	struct svipc_ref ref = { .obj = o, .size = size };
 	struct geom g;
 	const struct shm_params *p = params;
-	if (seg_geom(&ref, &g) < 0)
+	if (seg_geom(ref, &g) < 0)
 		return -EIDRM;
 	return p->size > g.segsz ? -EINVAL : 0;
 }

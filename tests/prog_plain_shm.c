@@ -32,6 +32,9 @@
  *       removes the keyed segment (IPC_RMID) and checks its key is gone.
  * Exit status: 0 success, 1 a check failed, 2 usage.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* SHM_INFO, SHM_DEST, struct shm_info */
+#endif
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>

@@ -38,6 +38,7 @@
  * while blocked) and as uid 0 without CAP_IPC_OWNER / CAP_SYS_ADMIN.
  *
  * SVIPC_ORACLE_VERBOSE=1 prints every transcript.
+ * The machinery this shares with test_shm_oracle.c is in oracle.h.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -48,7 +49,6 @@
 #include <linux/capability.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/msg.h>
@@ -62,6 +62,11 @@
 #include "svipc.h"
 #include "t.h"
 
+#define TLINES 1200
+#define ORACLE_NIDS 256
+#define ORACLE_NAME_WIDTH 28
+#include "oracle.h"
+
 #ifndef MSG_STAT_ANY
 #define MSG_STAT_ANY 13
 #endif
@@ -70,9 +75,6 @@
 #endif
 
 #define NW IPC_NOWAIT
-#define KEEP LLONG_MIN
-#define NOBODY_UID 65534
-#define NOBODY_GID 65534
 
 #if defined(__SANITIZE_ADDRESS__)
 /*
@@ -93,42 +95,24 @@ static int k_msgsnd(int q, const void *p, size_t n, int f)
 static const struct msg_impl K = { "kernel", 1, msgget, K_MSGSND, msgrcv, msgctl };
 static const struct msg_impl S = T_SVIPC_IMPL;
 
-#define TLINES 1200
-#define TLEN 320
-
-struct transcript {
-	int n;
-	char line[TLINES][TLEN];
-};
-
+/* MAP_SHARED as well: what this oracle's runners and children share beyond
+ * oracle.h's transcript and labels. */
 struct shared {
-	struct transcript t;
-	int ids[256];  /* label table: ids[i] is printed as "q<i>" */
-	int nids;
-	int kq[256];   /* kernel queues to remove */
-	int nkq;
-	pid_t runner;
-	pid_t kids[32]; /* children forked by the runner, printed as child1.. */
-	int nkids;
-	volatile int ready;
+	volatile int ready; /* a child is about to block */
 	int v[16];     /* scratch shared between a runner and its children */
-	key_t key[4];  /* fresh keys for the current scenario */
-	char deferred[8][TLEN];
+	char deferred[8][TLEN]; /* lines of children that may finish in any order */
 };
 
 static struct shared *sh;
-static struct transcript *g_kt, *g_st;
 static long g_msgmax, g_msgmnb, g_msgmni;
 static size_t g_cap;
-static int g_root, g_have_copy = 1, g_verbose, g_cap_resource;
+static int g_have_copy = 1, g_cap_resource;
 static unsigned g_seq;
 struct mbuf {
 	long mtype;
 	unsigned char mtext[];
 };
 static struct mbuf *sbuf, *rbuf;
-static int g_checks, g_notes;
-static long g_ms_k, g_ms_s;
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -159,89 +143,27 @@ static int has_cap(int cap)
 	return (int)((eff >> cap) & 1);
 }
 
-static void kclean(void)
+/* What oracle.h asks of its includer. */
+static void ipc_rm(int kernel, int id)
 {
-	for (int i = 0; i < sh->nkq && i < 256; i++)
-		msgctl(sh->kq[i], IPC_RMID, NULL);
-	sh->nkq = 0;
+	(kernel ? &K : &S)->ctl(id, IPC_RMID, NULL);
 }
 
-static void track(const struct msg_impl *A, int id)
+static int kernel_key_unused(key_t k)
 {
-	if (!A->kernel || id < 0)
-		return;
-	for (int i = 0; i < sh->nkq; i++)
-		if (sh->kq[i] == id)
-			return;
-	if (sh->nkq < 256)
-		sh->kq[sh->nkq++] = id;
+	return msgget(k, 0) == -1 && errno == ENOENT;
 }
 
-/* A child that may finish in any order records into a slot of its own
- * (g_defer), which the runner moves into the transcript in a fixed order. */
-static int g_defer = -1;
-
-static void rec(const char *fmt, ...)
+static void rec_killed(const char *what, int child, int sig)
 {
-	if (g_defer >= 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(sh->deferred[g_defer], TLEN, fmt, ap);
-		va_end(ap);
-		return;
-	}
-	int i = __atomic_fetch_add(&sh->t.n, 1, __ATOMIC_SEQ_CST);
-	if (i >= TLINES)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(sh->t.line[i], TLEN, fmt, ap);
-	va_end(ap);
+	rec("%s%s KILLED by signal %d (%s)", pre(what), child ? "child" : "RUNNER", sig,
+	    sig == SIGALRM ? "hung" : strsignal(sig));
 }
 
-static const char *en(int e)
-{
-	const char *s = strerrorname_np(e);
-	return s ? s : "E?";
-}
-
-static char *rot(void)
-{
-	static char bufs[16][96];
-	static int bi;
-	return bufs[bi++ & 15];
-}
-
-/* "-1 EINVAL" or the value. */
-static const char *rv(long long r, int e)
-{
-	char *b = rot();
-	if (r == -1)
-		snprintf(b, 96, "-1 %s", en(e));
-	else
-		snprintf(b, 96, "%lld", r);
-	return b;
-}
-
+/* Queue ids are q0, q1... */
 static const char *lab(int id)
 {
-	char *b = rot();
-	if (id < 0) {
-		snprintf(b, 96, "%d", id);
-		return b;
-	}
-	for (int i = 0; i < sh->nids; i++)
-		if (sh->ids[i] == id) {
-			snprintf(b, 96, "q%d", i);
-			return b;
-		}
-	if (sh->nids < 256) {
-		sh->ids[sh->nids] = id;
-		snprintf(b, 96, "q%d", sh->nids++);
-	} else {
-		snprintf(b, 96, "q?");
-	}
-	return b;
+	return id_label(id, 'q');
 }
 
 /* A queue id that was never handed out, for "invalid id" checks. */
@@ -252,35 +174,6 @@ static const char *idlab(int id)
 	if (id == INT_MIN)
 		return "INT_MIN";
 	return lab(id);
-}
-
-static const char *keylab(key_t k)
-{
-	char *b = rot();
-	if (k == IPC_PRIVATE)
-		return "PRIVATE";
-	for (int i = 0; i < 4; i++)
-		if (sh->key[i] == k) {
-			snprintf(b, 96, "K%d", i);
-			return b;
-		}
-	snprintf(b, 96, "other:%d", (int)k);
-	return b;
-}
-
-static const char *pidlab(pid_t p)
-{
-	if (p == 0)
-		return "0";
-	if (p == sh->runner)
-		return "runner";
-	for (int i = 0; i < sh->nkids && i < 32; i++)
-		if (p == sh->kids[i]) {
-			static const char *names[] = { "child1", "child2", "child3", "child4",
-						       "child5", "child6", "child7", "child8" };
-			return i < 8 ? names[i] : "childN";
-		}
-	return "other";
 }
 
 static const char *fl(int f)
@@ -296,23 +189,16 @@ static const char *fl(int f)
 	b[0] = 0;
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (f & names[i].bit) {
-			o += snprintf(b + o, 96 - o, "%s%s", o ? "|" : "", names[i].n);
+			o += snprintf(b + o, ROTLEN - o, "%s%s", o ? "|" : "", names[i].n);
 			f &= ~names[i].bit;
 		}
 	if (f & 0777)
-		o += snprintf(b + o, 96 - o, "%s0%o", o ? "|" : "", f & 0777);
+		o += snprintf(b + o, ROTLEN - o, "%s0%o", o ? "|" : "", f & 0777);
 	f &= ~0777;
 	if (f)
-		o += snprintf(b + o, 96 - o, "%s0x%x", o ? "|" : "", (unsigned)f);
+		o += snprintf(b + o, ROTLEN - o, "%s0x%x", o ? "|" : "", (unsigned)f);
 	if (!o)
-		snprintf(b, 96, "0");
-	return b;
-}
-
-static const char *pre(const char *what)
-{
-	char *b = rot();
-	snprintf(b, 96, "%s%s", what, *what ? ": " : "");
+		snprintf(b, ROTLEN, "0");
 	return b;
 }
 
@@ -323,8 +209,6 @@ static unsigned fnv(const unsigned char *p, size_t n)
 		h = (h ^ p[i]) * 16777619u;
 	return h;
 }
-
-static int g_seq_shift = 15; /* the kernel's id = seq << shift | index */
 
 static void ds_str(char *b, size_t n, const struct msqid_ds *d, int id)
 {
@@ -349,7 +233,7 @@ static int r_get(const struct msg_impl *A, const char *what, key_t key, int flg)
 	errno = 0;
 	int r = A->get(key, flg);
 	int e = errno;
-	track(A, r);
+	track(A->kernel, r);
 	rec("%smsgget(%s, %s) -> %s", pre(what), keylab(key), fl(flg),
 	    r >= 0 ? lab(r) : rv(r, e));
 	return r;
@@ -444,7 +328,7 @@ static const char *llv(long long v)
 	char *b = rot();
 	if (v == KEEP)
 		return "keep";
-	snprintf(b, 96, "%lld", v);
+	snprintf(b, ROTLEN, "%lld", v);
 	return b;
 }
 
@@ -453,7 +337,7 @@ static const char *octv(long long v)
 	char *b = rot();
 	if (v == KEEP)
 		return "keep";
-	snprintf(b, 96, "0%llo", v);
+	snprintf(b, ROTLEN, "0%llo", v);
 	return b;
 }
 
@@ -499,7 +383,7 @@ static const char *vs_proc(long v, long proc)
 	char *b = rot();
 	if (v == proc)
 		return "=proc";
-	snprintf(b, 96, "%ld(proc %ld)", v, proc);
+	snprintf(b, ROTLEN, "%ld(proc %ld)", v, proc);
 	return b;
 }
 
@@ -567,25 +451,8 @@ static int top_index(const struct msg_impl *A)
 
 static pid_t fork_child(void)
 {
-	int slot = sh->nkids < 32 ? sh->nkids++ : 31;
 	sh->ready = 0;
-	fflush(NULL);
-	pid_t p = fork();
-	if (p == 0) {
-		signal(SIGALRM, SIG_DFL);
-		alarm(3);
-		sh->kids[slot] = getpid();
-	} else if (p > 0) {
-		sh->kids[slot] = p;
-	}
-	return p;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
+	return oracle_fork(3);
 }
 
 /* Waits until the child said it is about to block and is asleep. */
@@ -611,29 +478,6 @@ static void wait_sleeping(pid_t p)
 	sleep_ms(30);
 }
 
-static void reap(pid_t p, const char *what)
-{
-	int st;
-	while (waitpid(p, &st, 0) == -1 && errno == EINTR)
-		;
-	if (WIFEXITED(st))
-		rec("%schild exited %d", pre(what), WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		rec("%schild KILLED by signal %d (%s)", pre(what), WTERMSIG(st),
-		    WTERMSIG(st) == SIGALRM ? "hung" : strsignal(WTERMSIG(st)));
-}
-
-static const char *drop_privs(void)
-{
-	if (setgroups(0, NULL) != 0)
-		return "setgroups failed";
-	if (setresgid(NOBODY_GID, NOBODY_GID, NOBODY_GID) != 0)
-		return "setresgid failed";
-	if (setresuid(NOBODY_UID, NOBODY_UID, NOBODY_UID) != 0)
-		return "setresuid failed";
-	return "ok";
-}
-
 static void on_usr1(int s)
 {
 	(void)s;
@@ -657,7 +501,7 @@ static void sc_get_private(const struct msg_impl *A)
 
 static void sc_get_keyed(const struct msg_impl *A)
 {
-	key_t k = sh->key[0], k2 = sh->key[1];
+	key_t k = osh->key[0], k2 = osh->key[1];
 	r_get(A, "absent", k, 0600);
 	r_get(A, "absent, EXCL without CREAT", k, IPC_EXCL | 0600);
 	int q = r_get(A, "create", k, IPC_CREAT | 0640);
@@ -983,7 +827,7 @@ static void sc_ctl_set(const struct msg_impl *A)
 
 static void sc_rmid(const struct msg_impl *A)
 {
-	key_t k = sh->key[0];
+	key_t k = osh->key[0];
 	int q = r_get(A, "", k, IPC_CREAT | 0600);
 	r_snd(A, "", q, 1, 5, NW);
 	r_snd(A, "", q, 2, 5, NW);
@@ -1020,7 +864,7 @@ static void sc_info(const struct msg_impl *A)
 
 static void sc_msgstat(const struct msg_impl *A)
 {
-	int q = r_get(A, "", sh->key[0], IPC_CREAT | 0640);
+	int q = r_get(A, "", osh->key[0], IPC_CREAT | 0640);
 	r_snd(A, "", q, 3, 7, NW);
 	int idx = find_index(A, q);
 	rec("index of q0 found by MSG_STAT scan: %s", idx >= 0 ? "yes" : "NO");
@@ -1276,7 +1120,7 @@ static void sc_block_rcv_size(const struct msg_impl *A)
 
 static void sc_perm_other(const struct msg_impl *A)
 {
-	key_t k1 = sh->key[0], k2 = sh->key[1], k3 = sh->key[2];
+	key_t k1 = osh->key[0], k2 = osh->key[1], k3 = osh->key[2];
 	int q1 = r_get(A, "", k1, IPC_CREAT | 0600);
 	int q2 = r_get(A, "", k2, IPC_CREAT | 0644);
 	int q3 = r_get(A, "", k3, IPC_CREAT | 0622);
@@ -1289,7 +1133,7 @@ static void sc_perm_other(const struct msg_impl *A)
 	rec("index of q0 found: %s", idx1 >= 0 ? "yes" : "NO");
 	pid_t p = fork_child();
 	if (p == 0) {
-		rec("drop to 65534: %s", drop_privs());
+		rec("drop to 65534: %s", become_nobody());
 		r_get(A, "0600 queue, flags 0", k1, 0);
 		r_get(A, "0600 queue, ask read", k1, 0400);
 		r_get(A, "0600 queue, ask write", k1, 0200);
@@ -1357,7 +1201,7 @@ static void sc_perm_owner(const struct msg_impl *A)
 	r_snd(A, "", g, 1, 3, NW);
 	pid_t p = fork_child();
 	if (p == 0) {
-		rec("drop to 65534: %s", drop_privs());
+		rec("drop to 65534: %s", become_nobody());
 		r_stat(A, "owner, mode 0", q);
 		r_snd(A, "owner, mode 0", q, 1, 1, NW);
 		r_rcv(A, "owner, mode 0", q, 64, 0, NW);
@@ -1394,10 +1238,10 @@ static void sc_perm_owner(const struct msg_impl *A)
 
 static void sc_perm_creator(const struct msg_impl *A)
 {
-	key_t k = sh->key[0];
+	key_t k = osh->key[0];
 	pid_t p = fork_child();
 	if (p == 0) {
-		rec("drop to 65534: %s", drop_privs());
+		rec("drop to 65534: %s", become_nobody());
 		int q = r_get(A, "created by 65534", IPC_PRIVATE, 0600);
 		int kq = r_get(A, "keyed, created by 65534", k, IPC_CREAT | 0640);
 		sh->v[0] = q;
@@ -1409,15 +1253,15 @@ static void sc_perm_creator(const struct msg_impl *A)
 	}
 	reap(p, "");
 	int q = sh->v[0], kq = sh->v[1];
-	track(A, q);
-	track(A, kq);
+	track(A->kernel, q);
+	track(A->kernel, kq);
 	r_set(A, "root takes ownership", q, 0600, 0, 0, KEEP);
 	r_stat(A, "", q);
 	r_get(A, "root opens the keyed queue", k, 0);
 	r_snd(A, "root", kq, 1, 1, NW);
 	p = fork_child();
 	if (p == 0) {
-		rec("drop to 65534: %s", drop_privs());
+		rec("drop to 65534: %s", become_nobody());
 		r_stat(A, "creator, not owner", q);
 		r_snd(A, "creator, not owner", q, 1, 2, NW);
 		r_set(A, "creator, not owner", q, 0640, KEEP, KEEP, KEEP);
@@ -1590,7 +1434,7 @@ static void sc_block_perm_revoked(const struct msg_impl *A)
 	int q = r_get(A, "", IPC_PRIVATE, 0666);
 	pid_t p = fork_child();
 	if (p == 0) {
-		rec("drop to 65534: %s", drop_privs());
+		rec("drop to 65534: %s", become_nobody());
 		sh->ready = 1;
 		r_rcv(A, "child (65534) blocks in msgrcv", q, 64, 0, 0);
 		_exit(0);
@@ -1612,7 +1456,7 @@ static void sc_block_perm_revoked(const struct msg_impl *A)
 	r_snd(A, "fill", q, 1, 1, NW);
 	p = fork_child();
 	if (p == 0) {
-		rec("drop to 65534: %s", drop_privs());
+		rec("drop to 65534: %s", become_nobody());
 		sh->ready = 1;
 		r_snd(A, "child (65534) blocks in msgsnd", q, 1, 1, 0);
 		_exit(0);
@@ -1832,7 +1676,7 @@ static void sc_cred_change(const struct msg_impl *A)
 	pid_t p = fork_child();
 	if (p == 0) {
 		r_stat(A, "child, still root", q);
-		rec("drop to 65534 without fork: %s", drop_privs());
+		rec("drop to 65534 without fork: %s", become_nobody());
 		r_snd(A, "~documented difference: after the drop", q, 1, 1, NW);
 		r_rcv(A, "~documented difference: after the drop", q, 64, 0, NW);
 		r_stat(A, "~documented difference: after the drop", q);
@@ -1860,10 +1704,10 @@ static const char *drop_caps(const int *caps, int n)
 /* uid 0 without CAP_IPC_OWNER / CAP_SYS_ADMIN on another user's queue. */
 static void sc_perm_caps(const struct msg_impl *A)
 {
-	key_t k = sh->key[0];
+	key_t k = osh->key[0];
 	pid_t p = fork_child();
 	if (p == 0) {
-		rec("drop to 65534: %s", drop_privs());
+		rec("drop to 65534: %s", become_nobody());
 		int q = r_get(A, "created by 65534", k, IPC_CREAT | 0600);
 		r_snd(A, "", q, 1, 3, NW);
 		sh->v[0] = q;
@@ -1871,7 +1715,7 @@ static void sc_perm_caps(const struct msg_impl *A)
 	}
 	reap(p, "");
 	int q = sh->v[0];
-	track(A, q);
+	track(A->kernel, q);
 	int idx = find_index(A, q);
 	rec("index found: %s", idx >= 0 ? "yes" : "NO");
 	p = fork_child();
@@ -2097,7 +1941,7 @@ static void sc_block_choice(const struct msg_impl *A)
 	strcpy(sh->deferred[1], "(nothing)");
 	pid_t p1 = fork_child();
 	if (p1 == 0) {
-		g_defer = 0;
+		g_rec_into = sh->deferred[0];
 		sh->ready = 1;
 		r_rcv(A, "child1 blocks with a 2-byte buffer", q, 2, 0, 0);
 		_exit(0);
@@ -2105,7 +1949,7 @@ static void sc_block_choice(const struct msg_impl *A)
 	wait_sleeping(p1);
 	pid_t p2 = fork_child();
 	if (p2 == 0) {
-		g_defer = 1;
+		g_rec_into = sh->deferred[1];
 		sh->ready = 1;
 		r_rcv(A, "child2 blocks with a 64-byte buffer", q, 64, 0, 0);
 		_exit(0);
@@ -2239,61 +2083,22 @@ static const struct scenario scenarios[] = {
 	{ "perm_creator", sc_perm_creator, 1, 0 },
 };
 
-static void run_side(const struct msg_impl *A, const struct scenario *sc, struct transcript *out)
+static const struct scenario *g_sc; /* the one side() runs */
+
+/* One side of g_sc, in its runner. */
+static void side(int kernel)
 {
-	sh->t.n = 0;
-	sh->nids = 0;
-	sh->nkq = 0;
-	sh->nkids = 0;
 	sh->ready = 0;
 	memset(sh->v, -1, sizeof sh->v);
-	fflush(NULL);
-	pid_t p = fork();
-	if (p < 0) {
-		perror("fork");
-		exit(1);
-	}
-	if (p == 0) {
-		signal(SIGALRM, SIG_DFL);
-		signal(SIGSEGV, SIG_DFL);
-		signal(SIGBUS, SIG_DFL);
-		signal(SIGABRT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		alarm(10);
-		sh->runner = getpid();
-		sc->fn(A);
-		if (!A->kernel) /* tidy the namespace for the next scenario */
-			for (int i = 0; i < sh->nids; i++)
-				A->ctl(sh->ids[i], IPC_RMID, NULL);
-		_exit(0);
-	}
-	int st;
-	while (waitpid(p, &st, 0) == -1 && errno == EINTR)
-		;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		if (WIFSIGNALED(st))
-			rec("RUNNER KILLED by signal %d (%s)", WTERMSIG(st),
-			    WTERMSIG(st) == SIGALRM ? "hung" : strsignal(WTERMSIG(st)));
-		else
-			rec("RUNNER exited %d", WEXITSTATUS(st));
-	}
-	/* let orphaned grandchildren (hung children) die before the next scenario */
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
-	kclean();
-	out->n = sh->t.n < TLINES ? sh->t.n : TLINES;
-	memcpy(out->line, sh->t.line, sizeof(out->line[0]) * (size_t)out->n);
+	g_sc->fn(kernel ? &K : &S);
 }
 
+/* Entry by entry: #i of one transcript against #i of the other. */
 static void compare(const char *name)
 {
 	int n = g_kt->n > g_st->n ? g_kt->n : g_st->n;
 	int bad = 0;
-	if (g_verbose) {
-		printf("=== %s (kernel)\n", name);
-		for (int i = 0; i < g_kt->n; i++)
-			printf("  %s\n", g_kt->line[i]);
-	}
+	print_kernel_transcript(name);
 	for (int i = 0; i < n; i++) {
 		const char *a = i < g_kt->n ? g_kt->line[i] : "(no entry)";
 		const char *b = i < g_st->n ? g_st->line[i] : "(no entry)";
@@ -2309,44 +2114,7 @@ static void compare(const char *name)
 		bad++;
 		T_FAIL("[%s] entry #%d differs\n  kernel: %s\n  svipc:  %s", name, i, a, b);
 	}
-	if (g_kt->n == 0)
-		T_FAIL("[%s] empty kernel transcript", name);
-	printf("%-28s %3d entries  kernel %4ld ms  svipc %4ld ms  %s\n", name, n, g_ms_k, g_ms_s,
-	       bad ? "MISMATCH" : "ok");
-}
-
-/* Fresh keys: unused in the kernel right now (the svipc namespace is new). */
-static void fresh_keys(void)
-{
-	static unsigned seed;
-	if (!seed)
-		seed = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL);
-	for (int i = 0; i < 4; i++) {
-		for (;;) {
-			key_t k = (key_t)(0x5c000000u | ((unsigned)rand_r(&seed) & 0xffffffu));
-			int dup = 0;
-			for (int j = 0; j < i; j++)
-				dup |= sh->key[j] == k;
-			errno = 0;
-			if (!dup && msgget(k, 0) == -1 && errno == ENOENT) {
-				sh->key[i] = k;
-				break;
-			}
-		}
-	}
-}
-
-static void fatal_signal(int sig)
-{
-	kclean();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void atexit_kclean(void)
-{
-	if (getpid() == t_owner_pid)
-		kclean();
+	summary(name, n, bad);
 }
 
 /* MSG_COPY per msgop(2), for kernels built without CONFIG_CHECKPOINT_RESTORE. */
@@ -2375,9 +2143,6 @@ static void copy_manpage_check(void)
 int main(void)
 {
 	t_setup(150);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	g_verbose = getenv("SVIPC_ORACLE_VERBOSE") != NULL;
-	g_root = geteuid() == 0;
 	g_cap_resource = has_cap(24); /* CAP_SYS_RESOURCE */
 	g_msgmax = read_proc("/proc/sys/kernel/msgmax");
 	g_msgmnb = read_proc("/proc/sys/kernel/msgmnb");
@@ -2389,72 +2154,43 @@ int main(void)
 	g_cap = (size_t)g_msgmax + 4096;
 	sbuf = calloc(1, sizeof(struct mbuf) + g_cap + 64);
 	rbuf = calloc(1, sizeof(struct mbuf) + g_cap + 64);
-	g_kt = malloc(sizeof *g_kt);
-	g_st = malloc(sizeof *g_st);
 	sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (!sbuf || !rbuf || !g_kt || !g_st || sh == MAP_FAILED) {
+	if (!sbuf || !rbuf || sh == MAP_FAILED || oracle_init() != 0) {
 		perror("alloc");
 		return 1;
 	}
-	signal(SIGALRM, fatal_signal);
-	signal(SIGTERM, fatal_signal);
-	signal(SIGINT, fatal_signal);
-	signal(SIGSEGV, fatal_signal);
-	signal(SIGBUS, fatal_signal);
-	signal(SIGABRT, fatal_signal);
-	atexit(atexit_kclean);
-	/* children that drop to uid 65534 must reach the namespace */
-	if (g_root && chmod(t_dir, 01777) != 0)
-		perror("chmod");
 
 	/* Does the kernel have MSG_COPY (CONFIG_CHECKPOINT_RESTORE)? */
 	{
 		int q = msgget(IPC_PRIVATE, 0600);
-		if (q < 0 && errno == ENOSYS) {
-			printf("the kernel has no System V IPC: no oracle, skipped\n");
-			return 77;
-		}
-		if (q < 0) {
-			perror("kernel msgget");
-			return 1;
-		}
-		sh->kq[sh->nkq++] = q;
+		int rc = first_kernel_object(q, "kernel msgget");
+		if (rc)
+			return rc;
 		sbuf->mtype = 1;
 		msgsnd(q, sbuf, 1, NW);
 		errno = 0;
 		if (msgrcv(q, rbuf, 64, 0, NW | MSG_COPY) == -1 && errno == ENOSYS)
 			g_have_copy = 0;
 		struct msqid_ds d;
-		if (msgctl(q, IPC_STAT, &d) == 0 && d.msg_perm.__seq != (unsigned short)(q >> 15) &&
-		    d.msg_perm.__seq == (unsigned short)(q >> 24))
-			g_seq_shift = 24; /* booted with ipcmni_extend */
+		if (msgctl(q, IPC_STAT, &d) == 0)
+			learn_seq_shift(q, d.msg_perm.__seq);
 		kclean();
 		printf("kernel MSG_COPY: %s\n", g_have_copy ? "available" : "ENOSYS");
 	}
 
 	for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
 		const struct scenario *sc = &scenarios[i];
-		if (sc->root && !g_root) {
-			printf("%-28s skipped (needs root)\n", sc->name);
+		if (skip_unless_root(sc->name, sc->root))
 			continue;
-		}
 		if (sc->copy && !g_have_copy) {
-			printf("%-28s kernel lacks MSG_COPY: checking svipc against msgop(2)\n",
-			       sc->name);
+			printf("%-*s kernel lacks MSG_COPY: checking svipc against msgop(2)\n",
+			       ORACLE_NAME_WIDTH, sc->name);
 			copy_manpage_check();
 			continue;
 		}
-		fresh_keys();
-		struct timespec t0, t1, t2;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		run_side(&K, sc, g_kt);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		run_side(&S, sc, g_st);
-		clock_gettime(CLOCK_MONOTONIC, &t2);
-		g_ms_k = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-		g_ms_s = (t2.tv_sec - t1.tv_sec) * 1000 + (t2.tv_nsec - t1.tv_nsec) / 1000000;
+		g_sc = sc;
+		run_sides(side, 0x5c000000u, 10);
 		compare(sc->name);
 	}
-	printf("%d transcript entries compared, %d informational notes\n", g_checks, g_notes);
-	return t_done();
+	return oracle_done();
 }

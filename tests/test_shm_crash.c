@@ -15,7 +15,8 @@
  *   - no file is left behind once the segments are removed.
  * N runs over the whole operation with a stride chosen so that each
  * operation gets about SVIPC_SHM_CRASH_POINTS kill points (default 60;
- * set it to 0 for every instruction).
+ * set it to 0 for every instruction, without the time limit), within
+ * OP_BUDGET_S seconds.
  */
 #include "svipc.h"
 #include "t.h"
@@ -30,6 +31,7 @@
 #include <sys/wait.h>
 
 #define SEGSZ 10000
+#define OP_BUDGET_S 12 /* seconds of kill points per operation at most */
 #define KEY 0x5c4a5400
 
 static volatile pid_t *grandchild; /* MAP_SHARED: written by the traced child */
@@ -344,6 +346,16 @@ static long trial(enum op op, long n, unsigned seed)
 	return exited ? done : 0;
 }
 
+static long gcd(long a, long b)
+{
+	while (b) {
+		long t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
 int main(void)
 {
 	t_setup(280);
@@ -363,11 +375,24 @@ int main(void)
 			continue;
 		}
 		long stride = points > 0 && total > points ? total / points : 1;
+		long nstrata = (total + stride - 1) / stride;
 		int before = t_failures;
 		long trials = 0;
-		for (long n = 0; n < total && t_failures - before < 5; n += stride) {
-			long k = n + (long)(t_rand() % (uint64_t)stride);
-			trial(op, k, seed + (unsigned)n);
+		/*
+		 * One kill point per stratum of `stride` instructions, the strata
+		 * in a shuffled order, so that an operation cut short by its time
+		 * budget (slow machines, sanitizers) is still sampled all along.
+		 */
+		time_t t0 = time(NULL);
+		long start = (long)(t_rand() % (uint64_t)nstrata);
+		long step_by = 7919; /* coprime with nstrata: visits every stratum once */
+		while (gcd(step_by, nstrata) != 1)
+			step_by++;
+		for (long i = 0; i < nstrata && t_failures - before < 5; i++) {
+			if (points > 0 && time(NULL) - t0 > OP_BUDGET_S)
+				break;
+			long n = ((start + i * step_by) % nstrata) * stride;
+			trial(op, n + (long)(t_rand() % (uint64_t)stride), seed + (unsigned)n);
 			trials++;
 		}
 		total_trials += trials;

@@ -91,11 +91,67 @@ struct fshare {
 
 static struct fshare *F;
 
+/*
+ * The opening most scenarios share: names the scenario for the timeout
+ * message, makes a segment and attaches it once, and points F (cleared) at
+ * both for the children. Returns the attachment, or SHM_FAILED after a
+ * failed check (the scenario then stops).
+ */
+static char *begin_attached(const struct shm_impl *o, const char *name, size_t size, int *id)
+{
+	mp_scenario = name;
+	*id = seg_new(o, size);
+	char *a = o->at(*id, NULL, 0);
+	T_ASSERT(a != SHM_FAILED);
+	if (a == SHM_FAILED)
+		return a;
+	memset(F, 0, sizeof *F);
+	F->o = o;
+	F->id = *id;
+	F->addr = a;
+	return a;
+}
+
+/* The closing: the parent's attachment a goes, nothing is left attached, the
+ * segment is removed. */
+static void end_detached(const struct shm_impl *o, int id, char *a, const char *what)
+{
+	T_OK(o->dt(a));
+	T_NATTCH(o, id, 0, what);
+	seg_rm(o, id);
+}
+
+/* One more attachment (flags flg) while it lasts: the string at off reads
+ * `text` through it and shm_nattch is n. */
+static void attach_again(const struct shm_impl *o, int id, int flg, size_t off, const char *text,
+			 long n, const char *what)
+{
+	char *b = o->at(id, NULL, flg);
+	T_ASSERT(b != SHM_FAILED);
+	if (b != SHM_FAILED) {
+		T_ASSERT(strcmp(b + off, text) == 0);
+		T_NATTCH(o, id, n, what);
+		T_OK(o->dt(b));
+	}
+}
+
+/* SIGKILLs every child in pids (but those marked in skip, if given), then
+ * reaps them all. */
+static void kill_and_reap(const pid_t *pids, const int *skip, int n, const char *what)
+{
+	for (int i = 0; i < n; i++)
+		if (!skip || !skip[i])
+			kill(pids[i], SIGKILL);
+	for (int i = 0; i < n; i++)
+		if (!skip || !skip[i])
+			reap(pids[i], SIGKILL, what);
+}
+
 /* ---- attach counts in one process ------------------------------------------------ */
 
 static void attach_counts(const struct shm_impl *o)
 {
-	shm_scenario = "attach_counts";
+	mp_scenario = "attach_counts";
 	int id = seg_new(o, 3 * 4096 + 100);
 	T_NATTCH(o, id, 0, "new segment");
 	char *a1 = o->at(id, NULL, 0);
@@ -132,13 +188,7 @@ static void attach_counts(const struct shm_impl *o)
 	T_OK(o->dt(a1));
 	T_NATTCH(o, id, 0, "all detached");
 	/* Not removed: attachable again, contents kept. */
-	a1 = o->at(id, NULL, 0);
-	T_ASSERT(a1 != SHM_FAILED);
-	if (a1 != SHM_FAILED) {
-		T_ASSERT(strcmp(a1 + 5000, "written via a1") == 0);
-		T_NATTCH(o, id, 1, "attached again");
-		T_OK(o->dt(a1));
-	}
+	attach_again(o, id, 0, 5000, "written via a1", 1, "attached again");
 	seg_rm(o, id);
 }
 
@@ -195,16 +245,10 @@ static void fork_child(void *arg)
 static void fork_leave(const struct shm_impl *o, int mode)
 {
 	char what[128];
-	shm_scenario = "fork_leave";
-	int id = seg_new(o, 8192);
-	char *a = o->at(id, NULL, 0);
-	T_ASSERT(a != SHM_FAILED);
+	int id;
+	char *a = begin_attached(o, "fork_leave", 8192, &id);
 	if (a == SHM_FAILED)
 		return;
-	memset(F, 0, sizeof *F);
-	F->o = o;
-	F->id = id;
-	F->addr = a;
 	F->mode = mode;
 	strcpy(a, "before fork");
 	pid_t p = spawn(fork_child, NULL, 20);
@@ -254,16 +298,8 @@ static void fork_leave(const struct shm_impl *o, int mode)
 	T_ASSERT(strcmp(a + 100, "parent after fork") == 0);
 	T_ASSERT(strcmp(a + 200, "child") == 0);
 	/* The parent's attachment still works and is still the only one. */
-	char *b = o->at(id, NULL, SHM_RDONLY);
-	T_ASSERT(b != SHM_FAILED);
-	if (b != SHM_FAILED) {
-		T_ASSERT(strcmp(b + 200, "child") == 0);
-		T_NATTCH(o, id, 2, "parent attached a second time");
-		T_OK(o->dt(b));
-	}
-	T_OK(o->dt(a));
-	T_NATTCH(o, id, 0, "parent detached");
-	seg_rm(o, id);
+	attach_again(o, id, SHM_RDONLY, 200, "child", 2, "parent attached a second time");
+	end_detached(o, id, a, "parent detached");
 }
 
 /* ---- exec ------------------------------------------------------------------------ */
@@ -287,15 +323,10 @@ static void exec_child(int wfd)
 
 static void exec_drops(const struct shm_impl *o)
 {
-	shm_scenario = "exec_drops";
-	int id = seg_new(o, 4096);
-	char *a = o->at(id, NULL, 0);
-	T_ASSERT(a != SHM_FAILED);
+	int id;
+	char *a = begin_attached(o, "exec_drops", 4096, &id);
 	if (a == SHM_FAILED)
 		return;
-	memset(F, 0, sizeof *F);
-	F->o = o;
-	F->id = id;
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
 		T_FAIL("pipe2: %s", strerror(errno));
@@ -358,9 +389,7 @@ static void exec_drops(const struct shm_impl *o)
 		reap(sp, 0, "posix_spawn'd /bin/sleep");
 		T_NATTCH(o, id, 1, "posix_spawn'd child exited");
 	}
-	T_OK(o->dt(a));
-	T_NATTCH(o, id, 0, "parent detached");
-	seg_rm(o, id);
+	end_detached(o, id, a, "parent detached");
 }
 
 /* ---- double fork ----------------------------------------------------------------- */
@@ -405,16 +434,10 @@ static void middle_child(void *arg)
 
 static void grandchild(const struct shm_impl *o)
 {
-	shm_scenario = "grandchild";
-	int id = seg_new(o, 4096);
-	char *a = o->at(id, NULL, 0);
-	T_ASSERT(a != SHM_FAILED);
+	int id;
+	char *a = begin_attached(o, "grandchild", 4096, &id);
 	if (a == SHM_FAILED)
 		return;
-	memset(F, 0, sizeof *F);
-	F->o = o;
-	F->id = id;
-	F->addr = a;
 	strcpy(a, "grandparent");
 	pid_t c = spawn(middle_child, NULL, 20);
 	if (!wait_flag_ge(&F->cstage, 1, 10000) || !wait_flag_ge(&F->gstage, 1, 10000))
@@ -442,9 +465,7 @@ static void grandchild(const struct shm_impl *o)
 	if (g > 0)
 		reap(g, 0, "grandchild"); /* ours: we are a child subreaper */
 	T_NATTCH(o, id, 1, "grandchild exited");
-	T_OK(o->dt(a));
-	T_NATTCH(o, id, 0, "parent detached");
-	seg_rm(o, id);
+	end_detached(o, id, a, "parent detached");
 }
 
 /* ---- threads --------------------------------------------------------------------- */
@@ -488,44 +509,49 @@ static void *thr_main(void *arg)
 	return NULL;
 }
 
-static void start_threads(struct thr *t, pthread_t *th, const struct shm_impl *o, int id,
-			  char *main_addr, int iters, int *stop)
+/* NTHR threads running thr_main, and the flag that stops those without iters. */
+struct team {
+	struct thr t[NTHR];
+	pthread_t th[NTHR];
+	int stop;
+};
+
+static void start_threads(struct team *tm, const struct shm_impl *o, int id, char *main_addr,
+			  int iters)
 {
+	tm->stop = 0;
 	for (int i = 0; i < NTHR; i++) {
-		t[i] = (struct thr){ .o = o, .id = id, .idx = i + 1, .iters = iters, .stop = stop,
-				     .main_addr = main_addr };
-		if (pthread_create(&th[i], NULL, thr_main, &t[i]))
+		tm->t[i] = (struct thr){ .o = o, .id = id, .idx = i + 1, .iters = iters,
+					 .stop = &tm->stop, .main_addr = main_addr };
+		if (pthread_create(&tm->th[i], NULL, thr_main, &tm->t[i]))
 			T_FAIL("pthread_create");
 	}
 }
 
-static void join_threads(struct thr *t, pthread_t *th, const struct shm_impl *o)
+static void stop_threads(struct team *tm, const struct shm_impl *o)
 {
+	ASTORE(&tm->stop, 1);
 	for (int i = 0; i < NTHR; i++) {
-		pthread_join(th[i], NULL);
-		if (t[i].errors)
+		pthread_join(tm->th[i], NULL);
+		if (tm->t[i].errors)
 			T_FAIL("[%s] thread %d: %d failed shmat/shmdt/data checks", o->name, i,
-			       t[i].errors);
+			       tm->t[i].errors);
 	}
 }
 
 static void threads(const struct shm_impl *o)
 {
-	shm_scenario = "threads";
-	int id = seg_new(o, 4096);
-	char *a = o->at(id, NULL, 0);
-	T_ASSERT(a != SHM_FAILED);
+	int id;
+	char *a = begin_attached(o, "threads", 4096, &id);
 	if (a == SHM_FAILED)
 		return;
-	struct thr t[NTHR];
-	pthread_t th[NTHR];
-	int stop = 0;
-	start_threads(t, th, o, id, a, o->kernel ? 500 : 3000, &stop);
+	struct team tm;
+	start_threads(&tm, o, id, a, o->kernel ? 500 : 3000);
 	long lo = 1000, hi = -1, samples = 0;
 	for (;;) {
 		int running = 0;
 		for (int i = 0; i < NTHR; i++)
-			running += ALOAD(&t[i].done_iters) < t[i].iters;
+			running += ALOAD(&tm.t[i].done_iters) < tm.t[i].iters;
 		if (!running)
 			break;
 		long n = nattch(o, id);
@@ -534,7 +560,7 @@ static void threads(const struct shm_impl *o)
 		samples++;
 		sched_yield();
 	}
-	join_threads(t, th, o);
+	stop_threads(&tm, o); /* all done already: this joins them */
 	/*
 	 * Each thread holds at most 2 attachments; the kernel's do_shmat counts
 	 * an attach in progress twice for a moment (its own increment, then the
@@ -544,9 +570,7 @@ static void threads(const struct shm_impl *o)
 		T_FAIL("[%s] shm_nattch seen while %d threads attach/detach: %ld..%ld, want within "
 		       "1..%d", o->name, NTHR, lo, hi, 1 + 3 * NTHR);
 	T_NATTCH(o, id, 1, "threads joined");
-	T_OK(o->dt(a));
-	T_NATTCH(o, id, 0, "all detached");
-	seg_rm(o, id);
+	end_detached(o, id, a, "all detached");
 }
 
 static void fork_in_threads_child(void *arg)
@@ -571,31 +595,20 @@ static void fork_in_threads_child(void *arg)
 
 static void fork_while_threads(const struct shm_impl *o)
 {
-	shm_scenario = "fork_while_threads";
-	int id = seg_new(o, 4096);
-	char *a = o->at(id, NULL, 0);
-	T_ASSERT(a != SHM_FAILED);
+	int id;
+	char *a = begin_attached(o, "fork_while_threads", 4096, &id);
 	if (a == SHM_FAILED)
 		return;
-	memset(F, 0, sizeof *F);
-	F->o = o;
-	F->id = id;
-	F->addr = a;
-	struct thr t[NTHR];
-	pthread_t th[NTHR];
-	int stop = 0;
-	start_threads(t, th, o, id, a, 0, &stop);
+	struct team tm;
+	start_threads(&tm, o, id, a, 0);
 	for (long i = 0; i < 24; i++) {
 		sleep_us((long)(t_rand() % 3000));
 		pid_t p = spawn(fork_in_threads_child, (void *)(i & 1), 10);
 		reap(p, 0, "child forked while threads attach/detach");
 	}
-	ASTORE(&stop, 1);
-	join_threads(t, th, o);
+	stop_threads(&tm, o);
 	T_NATTCH_SOON(o, id, 1, 2000, "threads joined, children reaped");
-	T_OK(o->dt(a));
-	T_NATTCH(o, id, 0, "all detached");
-	seg_rm(o, id);
+	end_detached(o, id, a, "all detached");
 }
 
 /*
@@ -660,29 +673,20 @@ static void fork_keep_child(void *arg)
 
 static void fork_keep_while_threads(const struct shm_impl *o)
 {
-	shm_scenario = "fork_keep_while_threads";
-	int id = seg_new(o, FK_LEN);
-	char *a = o->at(id, NULL, 0);
-	T_ASSERT(a != SHM_FAILED);
+	int id;
+	char *a = begin_attached(o, "fork_keep_while_threads", FK_LEN, &id);
 	if (a == SHM_FAILED)
 		return;
-	memset(F, 0, sizeof *F);
-	F->o = o;
-	F->id = id;
-	F->addr = a;
 	uintptr_t one;
 	T_EQ(count_my_maps(o, id, FK_LEN, &one, 1), 1);
-	struct thr t[NTHR];
-	pthread_t th[NTHR];
-	int stop = 0;
-	start_threads(t, th, o, id, a, 0, &stop);
+	struct team tm;
+	start_threads(&tm, o, id, a, 0);
 	pid_t pids[NFKIDS];
 	for (long i = 0; i < NFKIDS; i++) {
 		sleep_us((long)(t_rand() % 2000));
 		pids[i] = spawn(fork_keep_child, (void *)i, 60);
 	}
-	ASTORE(&stop, 1);
-	join_threads(t, th, o);
+	stop_threads(&tm, o);
 	long want = 1, extra = 0;
 	for (int i = 0; i < NFKIDS; i++) {
 		if (!wait_flag_ge(&F->ready[i], 1, 10000))
@@ -708,14 +712,9 @@ static void fork_keep_while_threads(const struct shm_impl *o)
 		       "the %ld attachments they inherited (EINVAL)", o->name, bad, NFKIDS, nbad,
 		       want - 1);
 	T_NATTCH_SOON(o, id, 1, 2000, "those children detached all they inherited");
-	for (int i = 0; i < NFKIDS; i++)
-		kill(pids[i], SIGKILL);
-	for (int i = 0; i < NFKIDS; i++)
-		reap(pids[i], SIGKILL, "child forked amid threads");
+	kill_and_reap(pids, NULL, NFKIDS, "child forked amid threads");
 	T_NATTCH_SOON(o, id, 1, 2000, "those children killed");
-	T_OK(o->dt(a));
-	T_NATTCH(o, id, 0, "all detached");
-	seg_rm(o, id);
+	end_detached(o, id, a, "all detached");
 }
 
 /* ---- many processes killed at random moments ------------------------------------ */
@@ -750,15 +749,10 @@ static void churn_child(void *arg)
 
 static void many_killed(const struct shm_impl *o)
 {
-	shm_scenario = "many_killed";
-	int id = seg_new(o, 4096);
-	char *a = o->at(id, NULL, 0);
-	T_ASSERT(a != SHM_FAILED);
+	int id;
+	char *a = begin_attached(o, "many_killed", 4096, &id);
 	if (a == SHM_FAILED)
 		return;
-	memset(F, 0, sizeof *F);
-	F->o = o;
-	F->id = id;
 	pid_t pids[NKILL];
 	int victim[NKILL];
 	for (long i = 0; i < NKILL; i++) {
@@ -785,16 +779,9 @@ static void many_killed(const struct shm_impl *o)
 	snprintf(what, sizeof what, "%d of %d children killed at random moments, %d alive "
 		 "(each: inherited + own attachment)", NKILL - alive, NKILL, alive);
 	T_NATTCH_SOON(o, id, 1 + 2 * alive, 2000, what);
-	for (int i = 0; i < NKILL; i++)
-		if (!victim[i])
-			kill(pids[i], SIGKILL);
-	for (int i = 0; i < NKILL; i++)
-		if (!victim[i])
-			reap(pids[i], SIGKILL, "surviving child, killed");
+	kill_and_reap(pids, victim, NKILL, "surviving child, killed");
 	T_NATTCH_SOON(o, id, 1, 2000, "all children killed");
-	T_OK(o->dt(a));
-	T_NATTCH(o, id, 0, "all detached");
-	seg_rm(o, id);
+	end_detached(o, id, a, "all detached");
 }
 
 /* ---- shm_lpid, shm_atime, shm_dtime --------------------------------------------- */
@@ -841,9 +828,43 @@ static void attach_and_die(void *arg)
 	_exit(t_failures ? 1 : 0);
 }
 
+/*
+ * A child dies attached, then (a second later) the parent attaches (*b =
+ * the new attachment) or detaches *b: shm_lpid must be the parent's, the
+ * call's time stamp the call's, shm_nattch `want`.
+ */
+static void after_dead_child(const struct shm_impl *o, int id, char **b, int detach, long want)
+{
+	const char *call = detach ? "shmdt" : "shmat";
+	char what[64];
+	struct shmid_ds ds;
+	pid_t p = spawn(attach_and_die, NULL, 20);
+	reap(p, 0, "child dying attached");
+	wait_next_second(time(NULL));
+	time_t t0 = time(NULL);
+	if (!detach)
+		*b = o->at(id, NULL, 0);
+	else if (*b != SHM_FAILED)
+		T_OK(o->dt(*b));
+	time_t t1 = time(NULL);
+	if (!detach)
+		T_ASSERT(*b != SHM_FAILED);
+	T_OK(o->ctl(id, IPC_STAT, &ds));
+	if (ds.shm_lpid != getpid())
+		T_FAIL("[%s] %s by the parent after a child died attached: shm_lpid %d, want "
+		       "the parent's %d (the dead child is %d)", o->name, call, (int)ds.shm_lpid,
+		       (int)getpid(), (int)p);
+	snprintf(what, sizeof what, "%s after a child died attached", call);
+	if (detach)
+		T_IN(ds.shm_dtime, t0, t1, what);
+	else
+		T_IN(ds.shm_atime, t0, t1, what);
+	T_EQ(ds.shm_nattch, want);
+}
+
 static void times_lpid(const struct shm_impl *o)
 {
-	shm_scenario = "times_lpid";
+	mp_scenario = "times_lpid";
 	struct shmid_ds ds;
 	memset(F, 0, sizeof *F);
 	F->o = o;
@@ -926,34 +947,9 @@ static void times_lpid(const struct shm_impl *o)
 	 * come later, so shm_lpid is the parent's after each (kernel: the exit
 	 * is booked when it happens, not when someone looks).
 	 */
-	p = spawn(attach_and_die, NULL, 20);
-	reap(p, 0, "child dying attached");
-	wait_next_second(time(NULL));
-	t0 = time(NULL);
-	char *b = o->at(id, NULL, 0);
-	t1 = time(NULL);
-	T_ASSERT(b != SHM_FAILED);
-	T_OK(o->ctl(id, IPC_STAT, &ds));
-	if (ds.shm_lpid != getpid())
-		T_FAIL("[%s] shmat by the parent after a child died attached: shm_lpid %d, want "
-		       "the parent's %d (the dead child is %d)", o->name, (int)ds.shm_lpid,
-		       (int)getpid(), (int)p);
-	T_IN(ds.shm_atime, t0, t1, "shmat after a child died attached");
-	T_EQ(ds.shm_nattch, 2);
-	p = spawn(attach_and_die, NULL, 20);
-	reap(p, 0, "child dying attached");
-	wait_next_second(time(NULL));
-	t0 = time(NULL);
-	if (b != SHM_FAILED)
-		T_OK(o->dt(b));
-	t1 = time(NULL);
-	T_OK(o->ctl(id, IPC_STAT, &ds));
-	if (ds.shm_lpid != getpid())
-		T_FAIL("[%s] shmdt by the parent after a child died attached: shm_lpid %d, want "
-		       "the parent's %d (the dead child is %d)", o->name, (int)ds.shm_lpid,
-		       (int)getpid(), (int)p);
-	T_IN(ds.shm_dtime, t0, t1, "shmdt after a child died attached");
-	T_EQ(ds.shm_nattch, 1);
+	char *b = SHM_FAILED;
+	after_dead_child(o, id, &b, 0, 2);
+	after_dead_child(o, id, &b, 1, 1);
 	if (a != SHM_FAILED)
 		T_OK(o->dt(a));
 	seg_rm(o, id);
@@ -974,7 +970,7 @@ static void kid_pause(void *arg)
 
 static void implicit_notes(void)
 {
-	shm_scenario = "implicit_notes";
+	mp_scenario = "implicit_notes";
 	const struct shm_impl *impls[2] = { &SHM_K, &SHM_S };
 	struct {
 		int fork_lpid, fork_atime, kill_lpid, kill_dtime;
@@ -1056,10 +1052,8 @@ static void munmap_child(void *arg)
  */
 static void munmap_not_shmdt(const struct shm_impl *o)
 {
-	shm_scenario = "munmap_not_shmdt";
-	int id = seg_new(o, 4096);
-	char *a = o->at(id, NULL, 0);
-	T_ASSERT(a != SHM_FAILED);
+	int id;
+	char *a = begin_attached(o, "munmap_not_shmdt", 4096, &id);
 	if (a == SHM_FAILED)
 		return;
 	strcpy(a, "segment");
@@ -1090,13 +1084,7 @@ static void munmap_not_shmdt(const struct shm_impl *o)
 		T_ASSERT(strcmp(m, "private memory") == 0);
 	munmap(m, 4096);
 	/* The segment itself is intact. */
-	char *b = o->at(id, NULL, 0);
-	T_ASSERT(b != SHM_FAILED);
-	if (b != SHM_FAILED) {
-		T_ASSERT(strcmp(b, "segment") == 0);
-		T_NATTCH(o, id, 1, "attached again");
-		T_OK(o->dt(b));
-	}
+	attach_again(o, id, 0, 0, "segment", 1, "attached again");
 	seg_rm(o, id);
 }
 
@@ -1126,7 +1114,7 @@ static void closing_child(void *arg)
 
 static void closed_fds(const struct shm_impl *o)
 {
-	shm_scenario = "closed_fds";
+	mp_scenario = "closed_fds";
 	memset(F, 0, sizeof *F);
 	F->o = o;
 	F->key = free_key();

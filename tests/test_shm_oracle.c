@@ -46,6 +46,7 @@
  * exit/exec/kill; permissions as uid 65534.
  *
  * SVIPC_ORACLE_VERBOSE=1 prints every kernel transcript.
+ * The machinery this shares with test_msg_oracle.c is in oracle.h.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -55,7 +56,6 @@
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -68,6 +68,11 @@
 
 #include "svipc.h"
 #include "t.h"
+
+#define TLINES 600
+#define ORACLE_NIDS 128
+#define ORACLE_NAME_WIDTH 22
+#include "oracle.h"
 
 #ifndef SHM_HUGETLB
 #define SHM_HUGETLB 04000
@@ -92,9 +97,6 @@
 #endif
 #define HUGE_LOG(n) ((n) << 26) /* SHM_HUGE_SHIFT */
 
-#define KEEP LLONG_MIN
-#define NOBODY_UID 65534
-#define NOBODY_GID 65534
 #define PG 4096UL
 #define REF_LEN (1UL << 30)
 #define HUGE_ID (INT_MAX - 0x1234) /* an id that was never handed out */
@@ -102,29 +104,14 @@
 static const struct shm_impl K = T_KERNEL_SHM;
 static const struct shm_impl S = T_SVIPC_SHM;
 
-#define TLINES 600
-#define TLEN 320
-
-struct transcript {
-	int n;
-	char line[TLINES][TLEN];
-};
-
+/* MAP_SHARED as well: what this oracle's runners and children share beyond
+ * oracle.h's transcript and labels. */
 struct shared {
-	struct transcript t;
-	int ids[128]; /* label table: ids[i] is printed as "s<i>" */
-	int nids;
-	int kseg[128]; /* kernel segments to remove */
-	int nkseg;
-	pid_t runner;
-	pid_t kids[32]; /* children forked by the runner, printed as child1.. */
-	int nkids;
 	uintptr_t abase[64]; /* addresses the system chose, printed as a<n>: */
 	uintptr_t aspan[64];
 	int acall[64];       /* n = which shmat call of the scenario chose it */
 	int naddr, ncalls;
 	int v[16]; /* scratch shared between a runner and its children */
-	key_t key[4];
 	struct event { /* calls whose time a time field may hold (sc_times) */
 		char name[24];
 		time_t lo, hi;
@@ -133,11 +120,8 @@ struct shared {
 };
 
 static struct shared *sh;
-static struct transcript *g_kt, *g_st;
 static uintptr_t g_ref; /* the reference region R */
 static unsigned long g_shmmax, g_shmall, g_shmmni;
-static int g_root, g_verbose, g_checks, g_notes, g_seq_shift = 15;
-static long g_ms_k, g_ms_s;
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -153,110 +137,31 @@ static unsigned long read_proc(const char *path)
 	return v;
 }
 
-static void kclean(void)
+/* What oracle.h asks of its includer. */
+static void ipc_rm(int kernel, int id)
 {
-	for (int i = 0; i < sh->nkseg && i < 128; i++)
-		shmctl(sh->kseg[i], IPC_RMID, NULL);
-	sh->nkseg = 0;
+	(kernel ? &K : &S)->ctl(id, IPC_RMID, NULL);
 }
 
-static void track(const struct shm_impl *A, int id)
+static int kernel_key_unused(key_t k)
 {
-	if (!A->kernel || id < 0)
-		return;
-	for (int i = 0; i < sh->nkseg; i++)
-		if (sh->kseg[i] == id)
-			return;
-	if (sh->nkseg < 128)
-		sh->kseg[sh->nkseg++] = id;
+	return shmget(k, 0, 0) == -1 && errno == ENOENT;
 }
 
-static void rec(const char *fmt, ...)
+static void rec_killed(const char *what, int child, int sig)
 {
-	int i = __atomic_fetch_add(&sh->t.n, 1, __ATOMIC_SEQ_CST);
-	if (i >= TLINES)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(sh->t.line[i], TLEN, fmt, ap);
-	va_end(ap);
+	rec("%s%s by %s", pre(what), child ? "child killed" : "RUNNER KILLED",
+	    sig == SIGALRM ? "SIGALRM (hung)" : sigabbrev_np(sig));
 }
 
-static const char *en(int e)
-{
-	const char *s = strerrorname_np(e);
-	return s ? s : "E?";
-}
-
-static char *rot(void)
-{
-	static char bufs[16][128];
-	static int bi;
-	return bufs[bi++ & 15];
-}
-
-/* "-1 EINVAL" or the value. */
-static const char *rv(long long r, int e)
-{
-	char *b = rot();
-	if (r == -1)
-		snprintf(b, 128, "-1 %s", en(e));
-	else
-		snprintf(b, 128, "%lld", r);
-	return b;
-}
-
+/* Segment ids are s0, s1...; ids never handed out are named. */
 static const char *lab(int id)
 {
-	char *b = rot();
 	if (id == HUGE_ID)
 		return "NEVER-CREATED";
 	if (id == INT_MIN)
 		return "INT_MIN";
-	if (id < 0) {
-		snprintf(b, 128, "%d", id);
-		return b;
-	}
-	for (int i = 0; i < sh->nids; i++)
-		if (sh->ids[i] == id) {
-			snprintf(b, 128, "s%d", i);
-			return b;
-		}
-	if (sh->nids < 128) {
-		sh->ids[sh->nids] = id;
-		snprintf(b, 128, "s%d", sh->nids++);
-	} else {
-		snprintf(b, 128, "s?");
-	}
-	return b;
-}
-
-static const char *keylab(key_t k)
-{
-	char *b = rot();
-	if (k == IPC_PRIVATE)
-		return "PRIVATE";
-	for (int i = 0; i < 4; i++)
-		if (sh->key[i] == k) {
-			snprintf(b, 128, "K%d", i);
-			return b;
-		}
-	snprintf(b, 128, "other:%d", (int)k);
-	return b;
-}
-
-static const char *pidlab(pid_t p)
-{
-	static const char *names[] = { "child1", "child2", "child3", "child4",
-				       "child5", "child6", "child7", "child8" };
-	if (p == 0)
-		return "0";
-	if (p == sh->runner)
-		return "runner";
-	for (int i = 0; i < sh->nkids && i < 32; i++)
-		if (p == sh->kids[i])
-			return i < 8 ? names[i] : "childN";
-	return "other";
+	return id_label(id, 's');
 }
 
 /* Wall-clock seconds, shifted by ms (a coarse clock may lag a fine one). */
@@ -296,7 +201,7 @@ static const char *tlab(time_t t)
 		char *b = rot();
 		for (int i = sh->nev - 1; i >= 0; i--)
 			if (t >= sh->ev[i].lo && t <= sh->ev[i].hi) {
-				snprintf(b, 128, "T(%s)", sh->ev[i].name);
+				snprintf(b, ROTLEN, "T(%s)", sh->ev[i].name);
 				return b;
 			}
 		return "T(none)";
@@ -315,7 +220,7 @@ static const char *getfl(int flg)
 	b[0] = 0;
 #define BIT(bit, name)                                                               \
 	if (f & (bit)) {                                                             \
-		o += (size_t)snprintf(b + o, 128 - o, "%s%s", o ? "|" : "", name);    \
+		o += (size_t)snprintf(b + o, ROTLEN - o, "%s%s", o ? "|" : "", name); \
 		f &= ~(unsigned)(bit);                                               \
 	}
 	BIT(IPC_CREAT, "CREAT")
@@ -324,16 +229,16 @@ static const char *getfl(int flg)
 	BIT(SHM_NORESERVE, "NORESERVE")
 	unsigned lg = (f >> 26) & 0x3f;
 	if (lg) {
-		o += (size_t)snprintf(b + o, 128 - o, "%sHUGE_LOG(%u)", o ? "|" : "", lg);
+		o += (size_t)snprintf(b + o, ROTLEN - o, "%sHUGE_LOG(%u)", o ? "|" : "", lg);
 		f &= ~(0x3fu << 26);
 	}
 	if (f & 0777)
-		o += (size_t)snprintf(b + o, 128 - o, "%s0%o", o ? "|" : "", f & 0777);
+		o += (size_t)snprintf(b + o, ROTLEN - o, "%s0%o", o ? "|" : "", f & 0777);
 	f &= ~0777;
 	if (f)
-		o += (size_t)snprintf(b + o, 128 - o, "%s0x%x", o ? "|" : "", f);
+		o += (size_t)snprintf(b + o, ROTLEN - o, "%s0x%x", o ? "|" : "", f);
 	if (!o)
-		snprintf(b, 128, "0");
+		snprintf(b, ROTLEN, "0");
 	return b;
 }
 
@@ -349,9 +254,9 @@ static const char *atfl(int flg)
 	BIT(SHM_EXEC, "EXEC")
 #undef BIT
 	if (f)
-		o += (size_t)snprintf(b + o, 128 - o, "%s0x%x", o ? "|" : "", f);
+		o += (size_t)snprintf(b + o, ROTLEN - o, "%s0x%x", o ? "|" : "", f);
 	if (!o)
-		snprintf(b, 128, "0");
+		snprintf(b, ROTLEN, "0");
 	return b;
 }
 
@@ -365,16 +270,9 @@ static const char *szlab(size_t n)
 	if (n == SIZE_MAX)
 		return "SIZE_MAX";
 	if (n >= (1UL << 20) && (n & (n - 1)) == 0)
-		snprintf(b, 128, "1<<%d", __builtin_ctzl(n));
+		snprintf(b, ROTLEN, "1<<%d", __builtin_ctzl(n));
 	else
-		snprintf(b, 128, "%zu", n);
-	return b;
-}
-
-static const char *pre(const char *what)
-{
-	char *b = rot();
-	snprintf(b, 128, "%s%s", what, *what ? ": " : "");
+		snprintf(b, ROTLEN, "%zu", n);
 	return b;
 }
 
@@ -386,24 +284,24 @@ static const char *alab(const void *p)
 	if (!p)
 		return "NULL";
 	if (g_ref && a >= g_ref && a < g_ref + REF_LEN) {
-		snprintf(b, 128, "R+%#lx", (unsigned long)(a - g_ref));
+		snprintf(b, ROTLEN, "R+%#lx", (unsigned long)(a - g_ref));
 		if (a == g_ref)
-			snprintf(b, 128, "R+0");
+			snprintf(b, ROTLEN, "R+0");
 		return b;
 	}
 	for (int i = sh->naddr - 1; i >= 0; i--)
 		if (a >= sh->abase[i] && a - sh->abase[i] < sh->aspan[i]) {
 			if (a == sh->abase[i])
-				snprintf(b, 128, "a%d", sh->acall[i]);
+				snprintf(b, ROTLEN, "a%d", sh->acall[i]);
 			else
-				snprintf(b, 128, "a%d+%#lx", sh->acall[i],
+				snprintf(b, ROTLEN, "a%d+%#lx", sh->acall[i],
 					 (unsigned long)(a - sh->abase[i]));
 			return b;
 		}
 	if (a < 0x100000 || a >= (1UL << 47))
-		snprintf(b, 128, "%#lx", (unsigned long)a);
+		snprintf(b, ROTLEN, "%#lx", (unsigned long)a);
 	else
-		snprintf(b, 128, "elsewhere");
+		snprintf(b, ROTLEN, "elsewhere");
 	return b;
 }
 
@@ -414,7 +312,7 @@ static const char *mapinfo(const void *p, unsigned long *pages)
 	char *b = rot();
 	char line[512];
 	FILE *f = fopen("/proc/self/maps", "r");
-	snprintf(b, 128, "unmapped");
+	snprintf(b, ROTLEN, "unmapped");
 	if (pages)
 		*pages = 0;
 	if (!f)
@@ -424,7 +322,7 @@ static const char *mapinfo(const void *p, unsigned long *pages)
 		char perm[8];
 		if (sscanf(line, "%lx-%lx %7s", &s, &e, perm) != 3 || a < s || a >= e)
 			continue;
-		snprintf(b, 128, "%s %lup%s", perm, (e - a) / PG, s == a ? "" : " STARTS-BEFORE");
+		snprintf(b, ROTLEN, "%s %lup%s", perm, (e - a) / PG, s == a ? "" : " STARTS-BEFORE");
 		if (pages)
 			*pages = (e - a) / PG;
 		break;
@@ -507,7 +405,7 @@ static int r_get(const struct shm_impl *A, const char *what, key_t key, size_t s
 	errno = 0;
 	int r = A->get(key, size, flg);
 	int e = errno;
-	track(A, r);
+	track(A->kernel, r);
 	rec("%sshmget(%s, %s, %s) -> %s", pre(what), keylab(key), szlab(size), getfl(flg),
 	    r >= 0 ? lab(r) : rv(r, e));
 	return r;
@@ -621,7 +519,7 @@ static const char *llv(long long v, int octal)
 	char *b = rot();
 	if (v == KEEP)
 		return "keep";
-	snprintf(b, 128, octal ? "0%llo" : "%lld", v);
+	snprintf(b, ROTLEN, octal ? "0%llo" : "%lld", v);
 	return b;
 }
 
@@ -658,7 +556,7 @@ static const char *cmdname(int cmd)
 	case SHM_INFO: return "SHM_INFO";
 	case SHM_LOCK: return "SHM_LOCK";
 	case SHM_UNLOCK: return "SHM_UNLOCK";
-	default: snprintf(b, 128, "cmd=%d", cmd); return b;
+	default: snprintf(b, ROTLEN, "cmd=%d", cmd); return b;
 	}
 }
 
@@ -694,50 +592,16 @@ static int find_index(const struct shm_impl *A, int id)
 
 static pid_t fork_child(void)
 {
-	int slot = sh->nkids < 32 ? sh->nkids++ : 31;
-	fflush(NULL);
-	pid_t p = fork();
-	if (p == 0) {
-		signal(SIGALRM, SIG_DFL);
-		alarm(5);
-		sh->kids[slot] = getpid();
-	} else if (p > 0) {
-		sh->kids[slot] = p;
-	}
-	return p;
+	return oracle_fork(5);
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
-static void reap(pid_t p, const char *what)
-{
-	int st;
-	while (waitpid(p, &st, 0) == -1 && errno == EINTR)
-		;
-	if (WIFEXITED(st))
-		rec("%schild exited %d", pre(what), WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		rec("%schild killed by %s", pre(what),
-		    WTERMSIG(st) == SIGALRM ? "SIGALRM (hung)" : sigabbrev_np(WTERMSIG(st)));
-}
-
-/* Becomes uid/gid 65534 without supplementary groups. */
+/* Becomes uid/gid 65534 without supplementary groups; svipc is told. */
 static const char *drop_privs(const struct shm_impl *A)
 {
-	if (setgroups(0, NULL) != 0)
-		return "setgroups failed";
-	if (setresgid(NOBODY_GID, NOBODY_GID, NOBODY_GID) != 0)
-		return "setresgid failed";
-	if (setresuid(NOBODY_UID, NOBODY_UID, NOBODY_UID) != 0)
-		return "setresuid failed";
-	if (!A->kernel)
+	const char *r = become_nobody();
+	if (strcmp(r, "ok") == 0 && !A->kernel)
 		svipc_refresh_credentials();
-	return "ok";
+	return r;
 }
 
 /* Writes one byte at p+off in a forked child; records how the child ended. */
@@ -784,7 +648,7 @@ static void sc_get_private(const struct shm_impl *A)
 /* Keys: ENOENT without CREAT, CREAT opens or creates, CREAT|EXCL is EEXIST. */
 static void sc_get_keyed(const struct shm_impl *A)
 {
-	key_t k = sh->key[0];
+	key_t k = osh->key[0];
 	r_get(A, "absent", k, 4096, 0600);
 	r_get(A, "absent, EXCL without CREAT", k, 4096, IPC_EXCL | 0600);
 	int s = r_get(A, "create", k, 4096, IPC_CREAT | 0640);
@@ -808,7 +672,7 @@ static void sc_get_keyed(const struct shm_impl *A)
  * shmmax; huge sizes need NORESERVE (overcommit accounting). */
 static void sc_get_size(const struct shm_impl *A)
 {
-	key_t k = sh->key[0];
+	key_t k = osh->key[0];
 	r_get(A, "size 0 with CREAT", k, 0, IPC_CREAT | 0600);
 	r_get(A, "size 0 PRIVATE", IPC_PRIVATE, 0, 0600);
 	int s = r_get(A, "", k, 5000, IPC_CREAT | 0600);
@@ -855,7 +719,7 @@ static void sc_get_size(const struct shm_impl *A)
  * check (EACCES); only the mode bits asked for in shmflg are checked. */
 static void sc_get_perm(const struct shm_impl *A)
 {
-	key_t k0 = sh->key[0], k1 = sh->key[1];
+	key_t k0 = osh->key[0], k1 = osh->key[1];
 	int s0 = r_get(A, "", k0, 8192, IPC_CREAT | 0600);
 	int s1 = r_get(A, "", k1, 8192, IPC_CREAT | 0644);
 	r_get(A, "root asks 0777 of a 0600 segment", k0, 0, 0777);
@@ -952,7 +816,7 @@ static void sc_hugetlb(const struct shm_impl *A)
  * attachments share the bytes; the mapping is whole pages. */
 static void sc_contents(const struct shm_impl *A)
 {
-	key_t k = sh->key[0];
+	key_t k = osh->key[0];
 	const size_t n = 3 * PG + 100;
 	int s = r_get(A, "", k, n, IPC_CREAT | 0600);
 	void *p = r_at(A, "", s, NULL, 0);
@@ -1101,7 +965,7 @@ static void sc_at_ids(const struct shm_impl *A)
 	r_at(A, "", HUGE_ID, NULL, 0);
 	r_ctl(A, "", s, IPC_RMID);
 	r_at(A, "removed", s, NULL, 0);
-	key_t k = sh->key[0];
+	key_t k = osh->key[0];
 	int s2 = r_get(A, "", k, PG, IPC_CREAT | 0600);
 	void *p = r_at(A, "", s2, NULL, 0);
 	r_ctl(A, "", s2, IPC_RMID);
@@ -1151,7 +1015,7 @@ static void sc_times(const struct shm_impl *A)
 {
 	struct shmid_ds d0, d1, d2, d3, d4;
 	ev_begin("create");
-	int s = r_get(A, "", sh->key[0], 5000, IPC_CREAT | 0640);
+	int s = r_get(A, "", osh->key[0], 5000, IPC_CREAT | 0640);
 	ev_end();
 	r_stat_d(A, "fresh", s, &d0);
 	sleep_ms(1100);
@@ -1266,7 +1130,7 @@ static void sc_set(const struct shm_impl *A)
  * (SHM_DEST, key 0, key free for a new segment) until the last detach. */
 static void sc_rmid(const struct shm_impl *A)
 {
-	key_t k = sh->key[0];
+	key_t k = osh->key[0];
 	int s = r_get(A, "", k, PG, IPC_CREAT | 0600);
 	r_ctl(A, "no attachments", s, IPC_RMID);
 	r_stat(A, "", s);
@@ -1360,7 +1224,7 @@ static void sc_info(const struct shm_impl *A)
  * SHM_STAT needs read permission, SHM_STAT_ANY does not. */
 static void sc_shm_stat(const struct shm_impl *A)
 {
-	int s = r_get(A, "", sh->key[0], PG, IPC_CREAT | 0600);
+	int s = r_get(A, "", osh->key[0], PG, IPC_CREAT | 0600);
 	int t = r_get(A, "", IPC_PRIVATE, PG, 0644);
 	int is = find_index(A, s), it = find_index(A, t);
 	rec("indexes found: %s", yn(is >= 0 && it >= 0));
@@ -1601,52 +1465,16 @@ static const struct scenario scenarios[] = {
 	{ "perm_shmat", sc_perm_at, 1 },
 };
 
-static void run_side(const struct shm_impl *A, const struct scenario *sc, struct transcript *out)
+static const struct scenario *g_sc; /* the one side() runs */
+
+/* One side of g_sc, in its runner. */
+static void side(int kernel)
 {
-	sh->t.n = 0;
-	sh->nids = 0;
-	sh->nkseg = 0;
-	sh->nkids = 0;
 	sh->naddr = 0;
 	sh->ncalls = 0;
 	sh->nev = 0;
 	memset(sh->v, -1, sizeof sh->v);
-	fflush(NULL);
-	pid_t p = fork();
-	if (p < 0) {
-		perror("fork");
-		exit(1);
-	}
-	if (p == 0) {
-		signal(SIGALRM, SIG_DFL);
-		signal(SIGSEGV, SIG_DFL);
-		signal(SIGBUS, SIG_DFL);
-		signal(SIGABRT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		alarm(15);
-		sh->runner = getpid();
-		sc->fn(A);
-		if (!A->kernel) /* tidy the namespace for the next scenario */
-			for (int i = 0; i < sh->nids; i++)
-				A->ctl(sh->ids[i], IPC_RMID, NULL);
-		_exit(0);
-	}
-	int st;
-	while (waitpid(p, &st, 0) == -1 && errno == EINTR)
-		;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		if (WIFSIGNALED(st))
-			rec("RUNNER KILLED by %s", WTERMSIG(st) == SIGALRM ? "SIGALRM (hung)"
-									  : sigabbrev_np(WTERMSIG(st)));
-		else
-			rec("RUNNER exited %d", WEXITSTATUS(st));
-	}
-	/* let orphaned grandchildren (hung children) die before the next scenario */
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
-	kclean();
-	out->n = sh->t.n < TLINES ? sh->t.n : TLINES;
-	memcpy(out->line, sh->t.line, sizeof(out->line[0]) * (size_t)out->n);
+	g_sc->fn(kernel ? &K : &S);
 }
 
 static int is_note(const char *l)
@@ -1674,11 +1502,7 @@ static void compare(const char *name)
 		for (int j = m - 1; j >= 0; j--)
 			LCS(i, j) = strcmp(kl[i], sl[j]) == 0 ? (unsigned short)(LCS(i + 1, j + 1) + 1)
 			    : LCS(i + 1, j) >= LCS(i, j + 1) ? LCS(i + 1, j) : LCS(i, j + 1);
-	if (g_verbose) {
-		printf("=== %s (kernel)\n", name);
-		for (int i = 0; i < n; i++)
-			printf("  %s\n", kl[i]);
-	}
+	print_kernel_transcript(name);
 	int i = 0, j = 0;
 	while (i < n || j < m) {
 		if (i < n && j < m && strcmp(kl[i], sl[j]) == 0) {
@@ -1717,45 +1541,7 @@ static void compare(const char *name)
 	}
 #undef LCS
 	free(L);
-	if (n == 0)
-		T_FAIL("[%s] empty kernel transcript", name);
-	printf("%-22s %3d entries  kernel %4ld ms  svipc %4ld ms  %s\n", name, n > m ? n : m,
-	       g_ms_k, g_ms_s, bad ? "MISMATCH" : "ok");
-}
-
-/* Fresh keys: unused in the kernel right now (the svipc namespace is new). */
-static void fresh_keys(void)
-{
-	static unsigned seed;
-	if (!seed)
-		seed = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL);
-	for (int i = 0; i < 4; i++) {
-		for (;;) {
-			key_t k = (key_t)(0x5d000000u | ((unsigned)rand_r(&seed) & 0xffffffu));
-			int dup = 0;
-			for (int j = 0; j < i; j++)
-				dup |= sh->key[j] == k;
-			errno = 0;
-			if (!dup && shmget(k, 0, 0) == -1 && errno == ENOENT) {
-				sh->key[i] = k;
-				break;
-			}
-		}
-	}
-}
-
-static void fatal_signal(int sig)
-{
-	kclean();
-	t_cleanup(); /* the namespace directory (only in the main process) */
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void atexit_kclean(void)
-{
-	if (getpid() == t_owner_pid)
-		kclean();
+	summary(name, n > m ? n : m, bad);
 }
 
 /* A 1 GiB range nothing uses, far below where mmap places things. */
@@ -1777,9 +1563,6 @@ static uintptr_t find_ref(void)
 int main(void)
 {
 	t_setup(150);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	g_verbose = getenv("SVIPC_ORACLE_VERBOSE") != NULL;
-	g_root = geteuid() == 0;
 	g_shmmax = read_proc("/proc/sys/kernel/shmmax");
 	g_shmall = read_proc("/proc/sys/kernel/shmall");
 	g_shmmni = read_proc("/proc/sys/kernel/shmmni");
@@ -1792,59 +1575,30 @@ int main(void)
 		return 77;
 	}
 	g_ref = find_ref();
-	g_kt = malloc(sizeof *g_kt);
-	g_st = malloc(sizeof *g_st);
 	sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (!g_ref || !g_kt || !g_st || sh == MAP_FAILED) {
+	if (!g_ref || sh == MAP_FAILED || oracle_init() != 0) {
 		fprintf(stderr, "setup failed (reference region %#lx)\n", (unsigned long)g_ref);
 		return 1;
 	}
-	signal(SIGALRM, fatal_signal);
-	signal(SIGTERM, fatal_signal);
-	signal(SIGINT, fatal_signal);
-	signal(SIGSEGV, fatal_signal);
-	signal(SIGBUS, fatal_signal);
-	signal(SIGABRT, fatal_signal);
-	atexit(atexit_kclean);
-	/* children that drop to uid 65534 must reach the namespace */
-	if (g_root && chmod(t_dir, 01777) != 0)
-		perror("chmod");
 
 	{
 		int s = shmget(IPC_PRIVATE, PG, 0600);
-		if (s < 0 && errno == ENOSYS) {
-			printf("the kernel has no System V IPC: no oracle, skipped\n");
-			return 77;
-		}
-		if (s < 0) {
-			perror("kernel shmget");
-			return 1;
-		}
-		sh->kseg[sh->nkseg++] = s;
+		int rc = first_kernel_object(s, "kernel shmget");
+		if (rc)
+			return rc;
 		struct shmid_ds d;
-		if (shmctl(s, IPC_STAT, &d) == 0 && d.shm_perm.__seq != (unsigned short)(s >> 15) &&
-		    d.shm_perm.__seq == (unsigned short)(s >> 24))
-			g_seq_shift = 24; /* booted with ipcmni_extend */
+		if (shmctl(s, IPC_STAT, &d) == 0)
+			learn_seq_shift(s, d.shm_perm.__seq);
 		kclean();
 	}
 
 	for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
 		const struct scenario *sc = &scenarios[i];
-		if (sc->root && !g_root) {
-			printf("%-22s skipped (needs root)\n", sc->name);
+		if (skip_unless_root(sc->name, sc->root))
 			continue;
-		}
-		fresh_keys();
-		struct timespec t0, t1, t2;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		run_side(&K, sc, g_kt);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		run_side(&S, sc, g_st);
-		clock_gettime(CLOCK_MONOTONIC, &t2);
-		g_ms_k = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-		g_ms_s = (t2.tv_sec - t1.tv_sec) * 1000 + (t2.tv_nsec - t1.tv_nsec) / 1000000;
+		g_sc = sc;
+		run_sides(side, 0x5d000000u, 15);
 		compare(sc->name);
 	}
-	printf("%d transcript entries compared, %d informational notes\n", g_checks, g_notes);
-	return t_done();
+	return oracle_done();
 }

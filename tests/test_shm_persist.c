@@ -213,22 +213,22 @@ int main(int argc, char **argv)
 	key_t key = (key_t)(0x50000000u | (uint32_t)(t_rand() & 0x0fffffffu));
 	uint64_t s1 = t_rand(), s2 = t_rand(), s3 = t_rand();
 
-	shm_scenario = "write (MS_SYNC)";
+	mp_scenario = "write (MS_SYNC)";
 	pid_t w = run_step(0, "write", key, s1, 0, 0);
 	if (count_shm_files() != 1)
 		T_FAIL("after the writer exited: %d shm.* file(s) in %s, want 1", count_shm_files(),
 		       t_dir);
-	shm_scenario = "read";
+	mp_scenario = "read";
 	run_step(0, "read", key, s1, w, w);
-	shm_scenario = "update (MS_ASYNC)";
+	mp_scenario = "update (MS_ASYNC)";
 	pid_t u = run_step(0, "update", key, s2, 0, 0);
-	shm_scenario = "read after update";
+	mp_scenario = "read after update";
 	run_step(0, "read", key, s2, w, u);
-	shm_scenario = "crash";
+	mp_scenario = "crash";
 	pid_t c = run_step(SIGKILL, "crash", key, s3, 0, 0);
-	shm_scenario = "read after crash";
+	mp_scenario = "read after crash";
 	run_step(0, "read", key, s3, w, c);
-	shm_scenario = "remove";
+	mp_scenario = "remove";
 	run_step(0, "remove", key, 0, 0, 0);
 	if (count_shm_files() != 0)
 		T_FAIL("after IPC_RMID: %d shm.* file(s) left in %s", count_shm_files(), t_dir);

@@ -75,7 +75,7 @@ static long stat_key(const struct shm_impl *o, int id, unsigned *mode)
 
 static void rmid_attached(const struct shm_impl *o)
 {
-	shm_scenario = "rmid_attached";
+	mp_scenario = "rmid_attached";
 	key_t key = free_key();
 	int id = seg_new_key(o, key, 8192, IPC_EXCL | 0640);
 	char *a = o->at(id, NULL, 0);
@@ -136,7 +136,7 @@ static void rmid_attached(const struct shm_impl *o)
 	T_ERR(o->ctl(id, IPC_RMID, NULL), EINVAL);
 	T_FILE(o, id, 0, "removed, last shmdt");
 	if (o->kernel)
-		shm_untrack_kernel(id);
+		mp_untrack_kernel(id);
 
 	/* The new segment is untouched. */
 	k = stat_key(o, id2, &mode);
@@ -192,7 +192,7 @@ static const char *const mode_names[] = { "SIGKILL", "_exit", "exit() (own attac
 static void rmid_last_dies(const struct shm_impl *o, int mode, int how)
 {
 	char what[160];
-	shm_scenario = "rmid_last_dies";
+	mp_scenario = "rmid_last_dies";
 	key_t key = free_key();
 	int id = seg_new_key(o, key, 3 * 4096, IPC_EXCL | 0600);
 	memset(S, 0, sizeof *S);
@@ -278,7 +278,7 @@ static void rmid_last_dies(const struct shm_impl *o, int mode, int how)
 			       "still counts the dead segment against shmmni %llu)", o->name, what,
 			       strerror(errno), (unsigned long long)lim_set.shmmni);
 		else if (o->kernel)
-			shm_track_kernel(other);
+			mp_track_kernel(other);
 		T_FILE(o, id, 0, "after a shmget of another segment");
 		if (other != -1)
 			seg_rm(o, other);
@@ -289,7 +289,7 @@ static void rmid_last_dies(const struct shm_impl *o, int mode, int how)
 	T_FILE(o, id, 0, what);
 	T_ERR(o->at(id, NULL, 0), EINVAL);
 	if (o->kernel)
-		shm_untrack_kernel(id);
+		mp_untrack_kernel(id);
 	/* The key is free for a new segment. */
 	int id2 = seg_new_key(o, key, 4096, IPC_EXCL | 0600);
 	seg_rm(o, id2);
@@ -299,7 +299,7 @@ static void rmid_last_dies(const struct shm_impl *o, int mode, int how)
 
 static void rmid_unattached(const struct shm_impl *o)
 {
-	shm_scenario = "rmid_unattached";
+	mp_scenario = "rmid_unattached";
 	key_t key = free_key();
 	int id = seg_new_key(o, key, 100000, IPC_EXCL | 0600);
 	char *a = o->at(id, NULL, 0);
@@ -350,7 +350,7 @@ static void fork_race_child(void *arg)
 
 static void rmid_fork_race(const struct shm_impl *o)
 {
-	shm_scenario = "rmid_fork_race";
+	mp_scenario = "rmid_fork_race";
 	int rounds = 20, lost = 0, noattach = 0, lost_nattch = 0;
 	long first_err = 0, first_n = 0;
 	for (int r = 0; r < rounds; r++) {
@@ -385,7 +385,7 @@ static void rmid_fork_race(const struct shm_impl *o)
 		T_ERR(o->ctl(id, IPC_STAT, &ds), EINVAL);
 		T_FILE(o, id, 0, "removed segment, inherited by a child that exited");
 		if (o->kernel)
-			shm_untrack_kernel(id);
+			mp_untrack_kernel(id);
 	}
 	if (lost)
 		T_FAIL("[%s] attach, IPC_RMID, fork, parent's shmdt at once: in %d of %d rounds the "
@@ -444,7 +444,7 @@ static void attach_race_child(void *arg)
 
 static void rmid_attach_race(const struct shm_impl *o)
 {
-	shm_scenario = "rmid_attach_race";
+	mp_scenario = "rmid_attach_race";
 	int before = t_failures;
 	for (int r = 0; r < 100 && t_failures == before; r++) {
 		/* The child is forked first: it must not inherit the parent's attachment. */
@@ -467,7 +467,7 @@ static void rmid_attach_race(const struct shm_impl *o)
 		T_ERR(o->ctl(id, IPC_STAT, &ds), EINVAL);
 		T_FILE(o, id, 0, "removed segment after the attach race");
 		if (o->kernel)
-			shm_untrack_kernel(id);
+			mp_untrack_kernel(id);
 	}
 }
 
@@ -503,7 +503,7 @@ static void zero_check_child(void *arg)
 
 static void zero_fill(const struct shm_impl *o)
 {
-	shm_scenario = "zero_fill";
+	mp_scenario = "zero_fill";
 	static const size_t sizes[] = { 1, 100, 4095, 4096, 4097, 3 * 4096 + 5, 65537, 1 << 20 };
 	struct zf *z = (struct zf *)(S + 1);
 	key_t key = free_key();
