@@ -370,6 +370,12 @@ int svipc__perm_is_owner(const struct svipc_perm *p)
 	return svipc__capable(CAP_SYS_ADMIN) || NS.euid == LOAD_RELAXED(&p->uid) || NS.euid == LOAD_RELAXED(&p->cuid);
 }
 
+int svipc__perm_uid_is_owner(const struct svipc_perm *p)
+{
+	creds_load();
+	return NS.euid == LOAD_RELAXED(&p->uid) || NS.euid == LOAD_RELAXED(&p->cuid);
+}
+
 void svipc__perm_to_user(const struct svipc_perm *p, struct ipc_perm *out)
 {
 	memset(out, 0, sizeof *out);

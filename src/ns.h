@@ -120,6 +120,9 @@ int svipc__in_group(gid_t g);
 /* Highest index in use (-1 if none) and number in use, for *_INFO. */
 int svipc__ns_usage(enum svipc_type type, int *maxidx, int *in_use);
 
+/* 1 if the caller's euid is the object's owner or creator (no capability counts). */
+int svipc__perm_uid_is_owner(const struct svipc_perm *p);
+
 /* Copies out a perm block to a struct ipc_perm. */
 void svipc__perm_to_user(const struct svipc_perm *p, struct ipc_perm *out);
 

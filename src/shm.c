@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
@@ -177,15 +178,25 @@ static int shm_admit(const struct svipc_ns_limits *lim, const void *params)
 		uint64_t len = round_up(p->size, hsz);
 		if (len < p->size)
 			return -ENOSPC;
-		if (!(p->flg & SHM_NORESERVE) && len / hsz > huge_pages_available(hsz))
-			return -ENOMEM;
 		/* Only CAP_IPC_LOCK or membership of vm.hugetlb_shm_group allow it. */
 		if (!svipc__capable(CAP_IPC_LOCK) &&
 		    !svipc__in_group((gid_t)read_u64_file("/proc/sys/vm/hugetlb_shm_group", 0)))
 			return -EPERM;
+		if (!(p->flg & SHM_NORESERVE) && len / hsz > huge_pages_available(hsz))
+			return -ENOMEM;
 		return 0;
 	}
 	if ((!(p->flg & SHM_NORESERVE) || mode == 2) && !enough_memory(mode, ram_swap, p->size))
+		return -ENOMEM;
+	/*
+	 * The namespace's filesystem must hold the data (a 64 MiB /dev/shm in
+	 * a container would otherwise turn into SIGBUS at first touch). Only a
+	 * check at creation: SHM_NORESERVE skips it, as it skips the kernel's.
+	 */
+	struct statvfs sv;
+	int dfd = svipc__ns_dirfd_unchecked();
+	if (!(p->flg & SHM_NORESERVE) && dfd >= 0 && fstatvfs(dfd, &sv) == 0 && sv.f_blocks &&
+	    p->size / (sv.f_frsize ? sv.f_frsize : 1) > (uint64_t)sv.f_bavail)
 		return -ENOMEM;
 	return 0;
 }
@@ -268,7 +279,7 @@ static int seg_geom(const struct svipc_ref *ref, struct geom *g)
 		 SHM_SLOT_OFF + (uint64_t)g->nslots * sizeof(struct shm_slot) <= g->data_off &&
 		 g->align >= ps && (g->align & (g->align - 1)) == 0 && g->align <= (1ull << 40) &&
 		 g->segsz >= 1 && g->map_len >= g->segsz && g->map_len % g->align == 0 &&
-		 g->map_len <= (1ull << 62) &&
+		 g->map_len <= (uint64_t)INT64_MAX - g->data_off &&
 		 (!ref->file_size || g->data_off + g->map_len <= ref->file_size) &&
 		 !LOAD_RELAXED(&s->obj.corrupt);
 	if (!ok) {
@@ -457,17 +468,21 @@ static int seg_get(int id, struct svipc_ref *ref)
 
 /* ---- this process's attachments ----------------------------------------------------- */
 
+struct claim {
+	uint32_t slot, ev;
+};
+
 struct attachment {
 	uintptr_t addr;
 	size_t len;
 	uint64_t data_off;
 	ino_t ino; /* the segment's file, to recognise the mapping in /proc/self/maps */
 	int id;
-	uint32_t slot;
+	struct claim claim; /* slot NO_SLOT: this attachment has none to free */
 	int prot;
 	int huge;
-	int fork_fd; /* during fork: the child's descriptor and slot */
-	uint32_t fork_slot;
+	int fork_fd; /* during fork: the child's descriptor and claim */
+	struct claim fork_claim;
 };
 
 static struct {
@@ -586,14 +601,21 @@ static int at_find(uintptr_t addr, struct attachment *out)
 /* ---- attach and detach ----------------------------------------------------------------- */
 
 /*
- * Called with the lock held: takes a free slot and its lock byte on fd.
- * When every slot looks taken, books the dead ones first.
+ * An attachment's claim on a slot: which slot, and which use of it (the
+ * slot's ev when claimed). A slot is freed only by its own claim, so a
+ * late free can never free the slot of an attachment that came after.
  */
-static long slot_claim(struct shm_seg *s, const struct geom *g, int id, int fd, int32_t pid)
+#define NO_SLOT UINT32_MAX
+
+/*
+ * Called with the lock held: takes the lowest free slot and its lock byte
+ * on fd. When every slot looks taken, books the dead ones first.
+ */
+static long slot_claim(struct shm_seg *s, const struct geom *g, int id, int fd, int32_t pid,
+		       struct claim *c)
 {
 	struct shm_slot *sl = slots(s);
 	for (int pass = 0; pass < 2; pass++) {
-		/* The lowest free slot: keeps the slots in use few and their pages warm. */
 		for (uint32_t i = 0; i < g->nslots; i++) {
 			if (LOAD_RELAXED(&sl[i].state) != SHM_SLOT_FREE)
 				continue;
@@ -601,12 +623,15 @@ static long slot_claim(struct shm_seg *s, const struct geom *g, int id, int fd, 
 					    .l_start = SHM_LOCK_BASE + i, .l_len = 1 };
 			if (fcntl(fd, F_OFD_SETLK, &fl) < 0)
 				return -errno == -ENOLCK ? -ENOMEM : -errno;
+			/* slot_hi first: whatever happens next, the slot is looked at. */
+			if (i + 1 > MIN(LOAD_RELAXED(&s->slot_hi), g->nslots))
+				STORE_RELAXED(&s->slot_hi, i + 1);
 			sl[i].pid = pid;
 			sl[i].ev = ++s->events;
 			STORE_RELAXED(&sl[i].state, SHM_SLOT_ATTACHED);
-			if (i + 1 > MIN(LOAD_RELAXED(&s->slot_hi), g->nslots))
-				STORE_RELAXED(&s->slot_hi, i + 1);
-			return i;
+			c->slot = i;
+			c->ev = sl[i].ev;
+			return 0;
 		}
 		long n = book_attachments(s, g, id);
 		if (n < 0)
@@ -615,30 +640,29 @@ static long slot_claim(struct shm_seg *s, const struct geom *g, int id, int fd, 
 	return -ENOMEM; /* SHM_NSLOTS live attachments */
 }
 
-static void slot_release(struct shm_seg *s, const struct geom *g, uint32_t slot, int32_t pid)
+/* Called with the lock held: frees the claim's slot if it is still the claim's. */
+static void slot_free(struct shm_seg *s, const struct geom *g, const struct claim *c)
 {
-	if (slot < g->nslots && LOAD_RELAXED(&slots(s)[slot].state) == SHM_SLOT_ATTACHED)
-		STORE_RELAXED(&slots(s)[slot].state, SHM_SLOT_FREE);
-	s->dtime = svipc__real_sec();
-	s->lpid = pid;
-	s->events++;
+	struct shm_slot *sl = slots(s);
+	if (c->slot < g->nslots && LOAD_RELAXED(&sl[c->slot].state) == SHM_SLOT_ATTACHED &&
+	    LOAD_RELAXED(&sl[c->slot].ev) == c->ev)
+		STORE_RELAXED(&sl[c->slot].state, SHM_SLOT_FREE);
 }
 
 /*
- * Opens the segment's file for one attachment, takes a slot with its lock
- * on that descriptor, and books the attach (shm_atime, shm_lpid = lpid).
- * Returns the descriptor (the caller maps from it, then closes it) or -errno.
+ * Opens the segment's file for one attachment and checks it is the file
+ * this process maps, long enough for the data. Returns the descriptor or
+ * -errno.
  */
-static int attach_begin(int id, struct svipc_ref *ref, const struct geom *g, int prot,
-			int32_t owner, int32_t lpid, uint32_t *slot)
+static int attach_open(int id, struct svipc_ref *ref, const struct geom *g, int prot)
 {
 	struct shm_seg *s = (struct shm_seg *)ref->obj;
 	int flags = (prot & PROT_WRITE) ? O_RDWR : O_RDONLY;
 	struct stat st;
 	/*
-	 * The fast way trusts the directory descriptor and checks that what it
-	 * opened is the file this process maps; the checked way is for when the
-	 * program closed or replaced that descriptor.
+	 * The fast way trusts the directory descriptor and checks what it
+	 * opened; the checked way is for when the program closed or replaced
+	 * that descriptor.
 	 */
 	int fd = seg_open_in(svipc__ns_dirfd_unchecked(), id, flags);
 	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_dev != ref->dev || st.st_ino != ref->ino)) {
@@ -659,37 +683,41 @@ static int attach_begin(int id, struct svipc_ref *ref, const struct geom *g, int
 		STORE(&s->obj.corrupt, 1);
 		return -EIDRM;
 	}
+	return fd;
+}
+
+/*
+ * Takes a slot with its lock on fd (which the attachment is, or will be,
+ * mapped from) and books the attach: shm_atime, shm_lpid = lpid. The slot
+ * records `owner` (0: a fork child not running yet).
+ */
+static long attach_claim(struct svipc_ref *ref, const struct geom *g, int id, int fd,
+			 int32_t owner, int32_t lpid, struct claim *c)
+{
+	struct shm_seg *s = (struct shm_seg *)ref->obj;
 	long r = seg_lock(s);
-	if (r < 0) {
-		close(fd);
-		return (int)r;
-	}
+	if (r < 0)
+		return r;
 	if (LOAD(&s->obj.removed)) {
 		r = -EINVAL; /* the id is gone */
 	} else {
-		r = slot_claim(s, g, id, fd, owner);
-		if (r >= 0) {
-			*slot = (uint32_t)r;
+		r = slot_claim(s, g, id, fd, owner, c);
+		if (r == 0) {
 			s->atime = svipc__real_sec();
 			s->lpid = lpid;
 		}
 	}
 	seg_unlock(s);
-	if (r < 0) {
-		close(fd);
-		return (int)r;
-	}
-	return fd;
+	return r;
 }
 
-/* Undoes attach_begin after the mapping failed (fd already closed). */
-static void attach_undo(struct svipc_ref *ref, const struct geom *g, uint32_t slot)
+/* Gives a claim back; call while its lock is still held (fd open or mapped). */
+static void claim_drop(struct svipc_ref *ref, const struct geom *g, const struct claim *c)
 {
 	struct shm_seg *s = (struct shm_seg *)ref->obj;
 	if (seg_lock(s) < 0)
 		return;
-	if (slot < g->nslots)
-		STORE_RELAXED(&slots(s)[slot].state, SHM_SLOT_FREE);
+	slot_free(s, g, c);
 	seg_unlock(s);
 }
 
@@ -747,8 +775,7 @@ static long do_shmat(int id, uintptr_t addr, int flg, void **out)
 	if (r < 0)
 		return r;
 	struct geom g;
-	struct attachment at = { 0 };
-	void *m = NULL;
+	struct claim c;
 	r = seg_geom(&ref, &g);
 	if (r < 0)
 		goto out;
@@ -764,13 +791,18 @@ static long do_shmat(int id, uintptr_t addr, int flg, void **out)
 		r = fixed ? -EINVAL : -ENOMEM;
 		goto out;
 	}
-	uint32_t slot;
-	int fd = attach_begin(id, &ref, &g, prot, svipc__proc_pid(), svipc__proc_pid(), &slot);
+	int fd = attach_open(id, &ref, &g, prot);
 	if (fd < 0) {
 		r = fd;
 		goto out;
 	}
+	/*
+	 * Map first, then claim a slot on the same descriptor: a failed mmap
+	 * books nothing (as in the kernel), and the lock is never without
+	 * the mapping that will keep it.
+	 */
 	size_t len = (size_t)g.map_len;
+	void *m;
 	if (!fixed && g.align > ps)
 		m = map_aligned(len, g.align, prot, fd, g.data_off);
 	else
@@ -784,21 +816,27 @@ static long do_shmat(int id, uintptr_t addr, int flg, void **out)
 		m = MAP_FAILED;
 		e = EEXIST;
 	}
-	close(fd); /* the mapping keeps the description, and so the lock */
 	if (m == MAP_FAILED) {
-		attach_undo(&ref, &g, slot);
+		close(fd);
 		r = e == EEXIST ? -EINVAL : -e;
+		goto out;
+	}
+	r = attach_claim(&ref, &g, id, fd, svipc__proc_pid(), svipc__proc_pid(), &c);
+	close(fd); /* the mapping keeps the description, and so the lock */
+	if (r < 0) {
+		munmap(m, len);
 		goto out;
 	}
 	if (g.flags & SHM_SEG_HUGE)
 		madvise(m, len, MADV_HUGEPAGE); /* transparent huge pages where tmpfs allows */
-	at = (struct attachment){ .addr = (uintptr_t)m, .len = len, .data_off = g.data_off,
-				  .ino = ref.ino, .id = id, .slot = slot, .prot = prot,
-				  .huge = (g.flags & SHM_SEG_HUGE) != 0, .fork_fd = -1 };
+	struct attachment at = { .addr = (uintptr_t)m, .len = len, .data_off = g.data_off,
+				 .ino = ref.ino, .id = id, .claim = c, .prot = prot,
+				 .huge = (g.flags & SHM_SEG_HUGE) != 0, .fork_fd = -1 };
 	r = at_add(&at);
 	if (r < 0) {
+		claim_drop(&ref, &g, &c);
 		munmap(m, len);
-		attach_undo(&ref, &g, slot);
+		goto out;
 	}
 	*out = m;
 out:
@@ -807,9 +845,11 @@ out:
 }
 
 /*
- * Books a detach: frees the slot, sets shm_dtime and shm_lpid. Returns 1
- * if the segment is marked for removal (the caller then lets the namespace
- * see whether that was the last attachment).
+ * Books a detach: frees the attachment's slot, sets shm_dtime and
+ * shm_lpid. Done before the unmap, while the lock still stands, so that
+ * nobody can have booked the slot as dead and given it to someone else.
+ * Returns 1 if the segment is marked for removal (the caller then lets
+ * the namespace see, after the unmap, whether that was the last one).
  */
 static int detach_book(const struct attachment *at)
 {
@@ -820,7 +860,10 @@ static int detach_book(const struct attachment *at)
 	struct geom g;
 	int dest = 0;
 	if (seg_geom(&ref, &g) == 0 && seg_lock(s) == 0) {
-		slot_release(s, &g, at->slot, svipc__proc_pid());
+		slot_free(s, &g, &at->claim);
+		s->dtime = svipc__real_sec();
+		s->lpid = svipc__proc_pid();
+		s->events++;
 		dest = (LOAD_RELAXED(&s->obj.perm.mode) & SHM_DEST) != 0;
 		seg_unlock(s);
 	}
@@ -835,8 +878,9 @@ static long do_shmdt(uintptr_t addr)
 		return -EINVAL;
 	if (at_take(addr, &at) < 0)
 		return -EINVAL;
+	int dest = detach_book(&at);
 	munmap((void *)at.addr, at.len); /* drops the attachment's lock */
-	if (detach_book(&at))
+	if (dest)
 		svipc__ns_reap(&svipc__shm_ops, at.id);
 	return 0;
 }
@@ -874,14 +918,18 @@ static uint64_t parse_hex(const char **p)
 	}
 }
 
-/* Marks the entries that a line of /proc/self/maps shows as mapped by us. */
-static void maps_line(const char *p, const char *end, uint8_t *seen)
+/*
+ * Adds to covered[i] the bytes of entry i that a line of /proc/self/maps
+ * shows mapped from its file at the right offset: an entry is intact when
+ * all of it is (the program may have unmapped or replaced a part).
+ */
+static void maps_line(const char *p, const char *end, size_t *covered)
 {
-	uint64_t lo = parse_hex(&p), off, ino = 0;
+	uint64_t lo = parse_hex(&p), hi, off, ino = 0;
 	if (p >= end || *p != '-')
 		return;
-	while (p < end && *p != ' ')
-		p++; /* the end address */
+	p++;
+	hi = parse_hex(&p);
 	while (p < end && *p == ' ')
 		p++;
 	while (p < end && *p != ' ')
@@ -898,19 +946,22 @@ static void maps_line(const char *p, const char *end, uint8_t *seen)
 		p++;
 	for (; p < end && *p >= '0' && *p <= '9'; p++)
 		ino = ino * 10 + (uint64_t)(*p - '0');
-	for (size_t i = 0; i < AT.n; i++)
-		if (AT.a[i].addr == lo && AT.a[i].data_off == off && AT.a[i].ino == ino)
-			seen[i] = 1;
+	for (size_t i = 0; i < AT.n; i++) {
+		const struct attachment *a = &AT.a[i];
+		if (a->ino == ino && lo >= a->addr && hi <= a->addr + a->len && hi > lo &&
+		    off == a->data_off + (lo - a->addr))
+			covered[i] += (size_t)(hi - lo);
+	}
 }
 
 /* Drops the entries whose mapping the program unmapped (or replaced) itself. */
 static void drop_unmapped_entries(void)
 {
 	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	uint8_t *seen = fd < 0 ? NULL : calloc(AT.n, 1);
+	size_t *covered = fd < 0 ? NULL : calloc(AT.n, sizeof *covered);
 	char buf[8192];
 	size_t have = 0;
-	int ok = seen != NULL;
+	int ok = covered != NULL;
 	while (ok) {
 		ssize_t n = read(fd, buf + have, sizeof buf - have);
 		if (n < 0 && errno == EINTR)
@@ -922,7 +973,7 @@ static void drop_unmapped_entries(void)
 		have += (size_t)n;
 		char *line = buf, *nl;
 		while ((nl = memchr(line, '\n', have - (size_t)(line - buf)))) {
-			maps_line(line, nl, seen);
+			maps_line(line, nl, covered);
 			line = nl + 1;
 		}
 		have -= (size_t)(line - buf);
@@ -935,11 +986,11 @@ static void drop_unmapped_entries(void)
 	if (ok) {
 		size_t k = 0;
 		for (size_t i = 0; i < AT.n; i++)
-			if (seen[i])
+			if (covered[i] == AT.a[i].len)
 				AT.a[k++] = AT.a[i];
 		AT.n = k;
 	}
-	free(seen);
+	free(covered);
 }
 
 /* In the parent before fork: a slot and a descriptor for the child's copy. */
@@ -951,36 +1002,49 @@ static void prepare_child_copy(struct attachment *at, int32_t parent)
 		return;
 	struct geom g;
 	if (seg_geom(&ref, &g) == 0 && g.data_off == at->data_off && g.map_len == at->len &&
-	    ref.ino == at->ino)
-		at->fork_fd = attach_begin(at->id, &ref, &g, at->prot, 0, parent, &at->fork_slot);
+	    ref.ino == at->ino) {
+		int fd = attach_open(at->id, &ref, &g, at->prot);
+		if (fd >= 0 && attach_claim(&ref, &g, at->id, fd, 0, parent, &at->fork_claim) < 0) {
+			close(fd);
+			fd = -1;
+		}
+		at->fork_fd = fd;
+	}
 	svipc__obj_put(&ref);
 }
 
-/* In the child after fork: its own mapping from the descriptor prepared. */
+/*
+ * In the child after fork: its own mapping from the descriptor prepared.
+ * Without one, the child keeps the inherited mapping (shared data, one
+ * count short) and owns no slot: it must never free its parent's.
+ */
 static void adopt_child_copy(struct attachment *at, int32_t self)
 {
-	if (at->fork_fd < 0)
-		return; /* keeps the inherited mapping: shared data, one count short */
-	void *m = mmap((void *)at->addr, at->len, at->prot, MAP_SHARED | MAP_FIXED, at->fork_fd,
-		       (off_t)at->data_off);
-	close(at->fork_fd);
+	struct claim c = at->fork_claim;
+	int fd = at->fork_fd;
+	at->claim.slot = NO_SLOT;
 	at->fork_fd = -1;
-	struct svipc_ref ref;
-	if (svipc__get(&svipc__shm_ops, at->id, &ref) < 0)
+	if (fd < 0)
 		return;
-	struct shm_seg *s = (struct shm_seg *)ref.obj;
-	struct geom g;
-	if (seg_geom(&ref, &g) == 0 && at->fork_slot < g.nslots) {
-		if (m == MAP_FAILED) {
-			attach_undo(&ref, &g, at->fork_slot);
-		} else {
-			STORE_RELAXED(&slots(s)[at->fork_slot].pid, self);
-			at->slot = at->fork_slot;
-			if (at->huge)
-				madvise(m, at->len, MADV_HUGEPAGE);
+	void *m = mmap((void *)at->addr, at->len, at->prot, MAP_SHARED | MAP_FIXED, fd,
+		       (off_t)at->data_off);
+	struct svipc_ref ref;
+	if (svipc__get(&svipc__shm_ops, at->id, &ref) == 0) {
+		struct shm_seg *s = (struct shm_seg *)ref.obj;
+		struct geom g;
+		if (seg_geom(&ref, &g) == 0) {
+			if (m == MAP_FAILED) {
+				claim_drop(&ref, &g, &c); /* before close: the lock still stands */
+			} else if (c.slot < g.nslots) {
+				STORE_RELAXED(&slots(s)[c.slot].pid, self);
+				at->claim = c;
+			}
 		}
+		svipc__obj_put(&ref);
 	}
-	svipc__obj_put(&ref);
+	close(fd);
+	if (m != MAP_FAILED && at->huge)
+		madvise(m, at->len, MADV_HUGEPAGE);
 }
 
 void svipc__shm_atfork(enum svipc_fork_phase phase)
@@ -1107,13 +1171,13 @@ static long do_shmctl(int id, int cmd, struct shmid_ds *buf)
 	}
 	int by_index = cmd == SHM_STAT || cmd == SHM_STAT_ANY;
 	switch (cmd) {
+	case IPC_SET:
+		if (!buf)
+			return -EFAULT; /* the kernel copies it in before the lookup */
+		break;
 	case IPC_STAT:
 	case SHM_STAT:
 	case SHM_STAT_ANY:
-	case IPC_SET:
-		if (!buf)
-			return -EFAULT;
-		break;
 	case IPC_RMID:
 	case SHM_LOCK:
 	case SHM_UNLOCK:
@@ -1137,6 +1201,11 @@ static long do_shmctl(int id, int cmd, struct shmid_ds *buf)
 	struct geom g;
 	int reap = 0;
 	r = seg_geom(&ref, &g);
+	if (r < 0 && cmd == IPC_RMID && svipc__perm_is_owner(&s->obj.perm)) {
+		/* A damaged segment can still be removed by its owner. */
+		svipc__obj_put(&ref);
+		return svipc__ipc_remove(&svipc__shm_ops, id);
+	}
 	if (r < 0)
 		goto out;
 	r = seg_lock(s);
@@ -1152,6 +1221,10 @@ static long do_shmctl(int id, int cmd, struct shmid_ds *buf)
 	case SHM_STAT_ANY: {
 		if (cmd != SHM_STAT_ANY && svipc__perm_check(&s->obj.perm, S_IRUGO)) {
 			r = -EACCES;
+			break;
+		}
+		if (!buf) {
+			r = -EFAULT; /* the kernel copies out after the lookup */
 			break;
 		}
 		long n = book_attachments(s, &g, id);
@@ -1198,7 +1271,7 @@ static long do_shmctl(int id, int cmd, struct shmid_ds *buf)
 	case SHM_UNLOCK:
 		if (!svipc__capable(CAP_IPC_LOCK)) {
 			struct rlimit rl;
-			if (!svipc__perm_is_owner(&s->obj.perm)) {
+			if (!svipc__perm_uid_is_owner(&s->obj.perm)) {
 				r = -EPERM;
 				break;
 			}
@@ -1216,7 +1289,9 @@ static long do_shmctl(int id, int cmd, struct shmid_ds *buf)
 				break;
 			}
 		}
-		if (cmd == SHM_LOCK)
+		if (g.flags & SHM_SEG_HUGE)
+			r = 0; /* huge pages are never swapped: the kernel does nothing */
+		else if (cmd == SHM_LOCK)
 			s->obj.perm.mode |= SHM_LOCKED;
 		else
 			s->obj.perm.mode &= ~(uint32_t)SHM_LOCKED;
@@ -1234,19 +1309,42 @@ out:
 
 /* ---- public API ------------------------------------------------------------------------ */
 
+/*
+ * The shm calls do not block, but they make system calls that are
+ * cancellation points while they hold locks (a segment's, the fork gate):
+ * a thread cancelled there would leave them held. So cancellation waits
+ * until the call is over.
+ */
+static int nocancel_begin(void)
+{
+	int old;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	return old;
+}
+
+static void nocancel_end(int old)
+{
+	pthread_setcancelstate(old, NULL);
+}
+
 SVIPC_EXPORT int svipc_shmget(key_t key, size_t size, int shmflg)
 {
 	struct shm_params p = { size, shmflg };
-	return (int)svipc__ret(svipc__ipcget(&svipc__shm_ops, key, shmflg, &p));
+	int c = nocancel_begin();
+	long r = svipc__ipcget(&svipc__shm_ops, key, shmflg, &p);
+	nocancel_end(c);
+	return (int)svipc__ret(r);
 }
 
 SVIPC_EXPORT void *svipc_shmat(int shmid, const void *shmaddr, int shmflg)
 {
 	void *m = NULL;
+	int c = nocancel_begin();
 	svipc__ns_atfork_register(); /* before the first attachment can be inherited */
 	gate_enter();
 	long r = do_shmat(shmid, (uintptr_t)shmaddr, shmflg, &m);
 	gate_leave();
+	nocancel_end(c);
 	if (r < 0) {
 		errno = (int)-r;
 		return (void *)-1;
@@ -1256,15 +1354,20 @@ SVIPC_EXPORT void *svipc_shmat(int shmid, const void *shmaddr, int shmflg)
 
 SVIPC_EXPORT int svipc_shmdt(const void *shmaddr)
 {
+	int c = nocancel_begin();
 	gate_enter();
 	long r = do_shmdt((uintptr_t)shmaddr);
 	gate_leave();
+	nocancel_end(c);
 	return (int)svipc__ret(r);
 }
 
 SVIPC_EXPORT int svipc_shmctl(int shmid, int cmd, struct shmid_ds *buf)
 {
-	return (int)svipc__ret(do_shmctl(shmid, cmd, buf));
+	int c = nocancel_begin();
+	long r = do_shmctl(shmid, cmd, buf);
+	nocancel_end(c);
+	return (int)svipc__ret(r);
 }
 
 SVIPC_EXPORT int svipc_shmsync(const void *shmaddr, int flags)
