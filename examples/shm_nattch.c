@@ -23,33 +23,25 @@ static void show(const char *event, unsigned long want)
 
 /*
  * Forks a child that holds whatever it inherited until *go is closed (then
- * it exits normally) or until it is killed. Returns once the child runs:
- * svipc counts a child's inherited attachments when the child starts (the
- * kernel counts them inside fork), so the parent waits for that to look.
+ * it exits normally) or until it is killed. Its inherited attachments
+ * count from the moment fork returns, as in the kernel.
  */
 static pid_t spawn(int *go)
 {
-	int ready[2], hold[2];
-	if (pipe(ready) == -1 || pipe(hold) == -1)
+	int hold[2];
+	if (pipe(hold) == -1)
 		demo_die("nattch", "pipe");
 	pid_t pid = fork();
 	if (pid == -1)
 		demo_die("nattch", "fork");
 	if (pid == 0) {
-		close(ready[0]);
 		close(hold[1]);
-		close(ready[1]); /* the parent's read sees end-of-file: we run */
 		char c;
 		while (read(hold[0], &c, 1) == -1 && errno == EINTR)
 			;
 		exit(0); /* exit ends the attachments: no shmdt needed */
 	}
-	close(ready[1]);
 	close(hold[0]);
-	char c;
-	while (read(ready[0], &c, 1) == -1 && errno == EINTR)
-		;
-	close(ready[0]);
 	*go = hold[1];
 	return pid;
 }
