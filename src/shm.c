@@ -700,6 +700,12 @@ static long attach_claim(struct svipc_ref *ref, const struct geom *g, int id, in
 		return r;
 	if (LOAD(&s->obj.removed)) {
 		r = -EINVAL; /* the id is gone */
+	} else if ((LOAD_RELAXED(&s->obj.perm.mode) & SHM_DEST) && book_attachments(s, g, id) == 0) {
+		/*
+		 * Marked for removal and its last attacher died unseen: the
+		 * kernel would have freed it then. The caller reaps it.
+		 */
+		r = -EIDRM;
 	} else {
 		r = slot_claim(s, g, id, fd, owner, c);
 		if (r == 0) {
@@ -825,6 +831,10 @@ static long do_shmat(int id, uintptr_t addr, int flg, void **out)
 	close(fd); /* the mapping keeps the description, and so the lock */
 	if (r < 0) {
 		munmap(m, len);
+		if (r == -EIDRM) {
+			svipc__ns_reap(&svipc__shm_ops, id);
+			r = -EINVAL;
+		}
 		goto out;
 	}
 	if (g.flags & SHM_SEG_HUGE)
