@@ -177,18 +177,38 @@ static inline void forget_kid(pid_t p)
 			mp_kids[i] = 0;
 }
 
+/* fork() after flushing stdio; a failure is reported. Returns what fork did. */
+static inline pid_t mp_fork(void)
+{
+	fflush(NULL);
+	pid_t p = fork();
+	if (p == -1)
+		T_FAIL("fork: %s", strerror(errno));
+	return p;
+}
+
+/* waitpid(p), again on EINTR: p's wait status, or -1 (reported, named what). */
+static inline int mp_wait(pid_t p, const char *what)
+{
+	int st;
+	while (waitpid(p, &st, 0) == -1) {
+		if (errno != EINTR) {
+			T_FAIL("%s: waitpid: %s", what, strerror(errno));
+			return -1;
+		}
+	}
+	return st;
+}
+
 /*
  * Forks a child bounded by its own alarm; it runs fn(arg) and _exits 1 if
  * any check failed in it (fn may exit on its own).
  */
 static inline pid_t spawn(void (*fn)(void *), void *arg, unsigned seconds)
 {
-	fflush(NULL);
-	pid_t p = fork();
-	if (p == -1) {
-		T_FAIL("fork: %s", strerror(errno));
+	pid_t p = mp_fork();
+	if (p == -1)
 		return -1;
-	}
 	if (p == 0) {
 		signal(SIGALRM, SIG_DFL);
 		alarm(seconds);
@@ -208,15 +228,10 @@ static inline void reap_code(pid_t p, int sig, int code, const char *what)
 {
 	if (p <= 0)
 		return;
-	int st;
-	pid_t r;
-	while ((r = waitpid(p, &st, 0)) == -1 && errno == EINTR)
-		;
+	int st = mp_wait(p, what);
 	forget_kid(p);
-	if (r != p) {
-		T_FAIL("%s: waitpid: %s", what, strerror(errno));
+	if (st == -1)
 		return;
-	}
 	if (sig) {
 		if (!WIFSIGNALED(st) || WTERMSIG(st) != sig)
 			T_FAIL("%s: child status 0x%x, expected death by signal %d", what, st, sig);

@@ -35,20 +35,9 @@ struct tmsg {
 	char mtext[64];
 };
 
-static int failures;
-static const char *who = "parent";
+static const char *who = "prog_plain_msg (parent)";
 
-#define CHECK(cond, ...)                                                      \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "prog_plain_msg (%s) line %d: ", who, \
-				__LINE__);                                    \
-			fprintf(stderr, __VA_ARGS__);                         \
-			fprintf(stderr, " [errno %d: %s]\n", errno,           \
-				strerror(errno));                             \
-			failures++;                                           \
-		}                                                             \
-	} while (0)
+#include "plain_check.h"
 
 static int send_text(int qid, long type, const char *text)
 {
@@ -78,7 +67,7 @@ static void expect(int qid, long msgtyp, int flg, long type, const char *text)
 
 static int receiver(int qid)
 {
-	who = "receiver";
+	who = "prog_plain_msg (receiver)";
 	alarm(30); /* alarms are not inherited across fork */
 	/* By exact type: first of that type, not first in the queue. */
 	expect(qid, 2, 0, 2, "two-a");

@@ -50,19 +50,9 @@
 #define REPLY_LEN 64
 #define IPC_64_FLAG 0x0100 /* what 32-bit glibc adds to cmd; x86-64 kernels refuse it */
 
-static int failures;
 static const char *who = "prog_plain_shm";
 
-#define CHECK(cond, ...)                                                      \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "%s line %d: ", who, __LINE__);       \
-			fprintf(stderr, __VA_ARGS__);                         \
-			fprintf(stderr, " [errno %d: %s]\n", errno,           \
-				strerror(errno));                             \
-			failures++;                                           \
-		}                                                             \
-	} while (0)
+#include "plain_check.h"
 
 /* The byte at offset i of a segment made for key. */
 static unsigned char pattern(key_t key, size_t i)

@@ -101,12 +101,26 @@ struct shared {
 	int check_payload; /* the corruption left payloads alone: check every byte received */
 };
 
-static struct shared *SH;
+/* ---- corruption kinds ----------------------------------------------------------------- */
 
-static uint64_t below(uint64_t n)
-{
-	return n ? t_rand() % n : 0;
-}
+enum {
+	C_TRUNC, C_QFIELD, C_HDR, C_SEG, C_TNODE, C_BUCKET, C_HEAP, C_WAITER, C_BYTES, C_WORDS,
+	C_CYCLE, C_NS, C_PROCS, C_NKINDS
+};
+static const char *const kind_name[C_NKINDS] = {
+	"truncate", "queue header", "message header", "segment link", "type node", "hash bucket",
+	"heap", "waiter", "random bytes", "random words", "circular list", "namespace file",
+	"process register"
+};
+static const int kind_weight[C_NKINDS] = { 8, 18, 16, 8, 10, 5, 7, 7, 6, 6, 5, 5, 3 };
+
+static char desc[1024]; /* the trial's corruptions */
+
+#define CORRUPT_ENV "SVIPC_CORRUPT"
+#define NOTE_BUF desc
+#define CORRUPT_STATS_EXTRA long sigbus_trials, sigbus, sigbus_survived;
+#include "corrupt.h"
+
 
 /* A finding in the child: kept for the parent, which prints the first ones. */
 static void bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -123,16 +137,6 @@ static void bad(const char *fmt, ...)
 	}
 }
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	if (!SH->verbose)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- payloads ---------------------------------------------------------------------------- */
 
@@ -427,33 +431,6 @@ static void build(void)
 
 /* ---- files ---------------------------------------------------------------------------- */
 
-struct pfile {
-	char name[40];
-	unsigned char *data;
-	size_t size;
-};
-
-static struct pfile PF[4]; /* ns, procs, msg.<qid>, msg.<kid> */
-static int dfd;
-
-static void load(struct pfile *p, const char *name)
-{
-	snprintf(p->name, sizeof p->name, "%s", name);
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		fprintf(stderr, "cannot read %s: %s\n", name, strerror(errno));
-		exit(1);
-	}
-	p->size = (size_t)st.st_size;
-	p->data = malloc(p->size);
-	if (pread(fd, p->data, p->size, 0) != (ssize_t)p->size) {
-		fprintf(stderr, "short read of %s\n", name);
-		exit(1);
-	}
-	close(fd);
-}
-
 /*
  * Puts the files back as the builder left it, and removes anything else. The
  * queue files always; "ns" and "procs" (1.5 MB and 1 MB) only when the last
@@ -461,53 +438,23 @@ static void load(struct pfile *p, const char *name)
  */
 static int dirty_ns = 1, dirty_procs = 1;
 
+/* Removes name unless it is one of the files. */
+static void remove_other(const char *name)
+{
+	int keep = 0;
+	for (int i = 0; i < 4; i++)
+		keep |= !strcmp(name, PF[i].name);
+	if (!keep)
+		unlinkat(dfd, name, 0);
+}
+
 static void restore(void)
 {
-	DIR *d = fdopendir(dup(dfd));
-	rewinddir(d);
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, "..")))
-			continue;
-		int keep = 0;
-		for (int i = 0; i < 4; i++)
-			keep |= !strcmp(de->d_name, PF[i].name);
-		if (!keep)
-			unlinkat(dfd, de->d_name, 0);
-	}
-	closedir(d);
-	for (int i = 0; i < 4; i++) {
-		if ((i == 0 && !dirty_ns) || (i == 1 && !dirty_procs))
-			continue;
-		int fd = openat(dfd, PF[i].name, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-		if (fd < 0 || ftruncate(fd, (off_t)PF[i].size) < 0 ||
-		    pwrite(fd, PF[i].data, PF[i].size, 0) != (ssize_t)PF[i].size) {
-			fprintf(stderr, "cannot restore %s: %s\n", PF[i].name, strerror(errno));
-			exit(1);
-		}
-		close(fd);
-	}
+	each_entry(remove_other);
+	for (int i = 0; i < 4; i++)
+		if (!((i == 0 && !dirty_ns) || (i == 1 && !dirty_procs)))
+			put_back(i, 0);
 	dirty_ns = dirty_procs = 0;
-}
-
-static void poke(int f, uint64_t off, const void *v, size_t n)
-{
-	int fd = openat(dfd, PF[f].name, O_RDWR | O_CLOEXEC);
-	if (fd >= 0) {
-		if (pwrite(fd, v, n, (off_t)off) < 0)
-			perror("pwrite");
-		close(fd);
-	}
-}
-
-static void poke32(int f, uint64_t off, uint32_t v)
-{
-	poke(f, off, &v, 4);
-}
-
-static void poke64(int f, uint64_t off, uint64_t v)
-{
-	poke(f, off, &v, 8);
 }
 
 static void truncate_to(int f, uint64_t size)
@@ -522,16 +469,6 @@ static void truncate_to(int f, uint64_t size)
 
 /* ---- corruptions ------------------------------------------------------------------------- */
 
-enum {
-	C_TRUNC, C_QFIELD, C_HDR, C_SEG, C_TNODE, C_BUCKET, C_HEAP, C_WAITER, C_BYTES, C_WORDS,
-	C_CYCLE, C_NS, C_PROCS, C_NKINDS
-};
-static const char *const kind_name[C_NKINDS] = {
-	"truncate", "queue header", "message header", "segment link", "type node", "hash bucket",
-	"heap", "waiter", "random bytes", "random words", "circular list", "namespace file",
-	"process register"
-};
-static const int kind_weight[C_NKINDS] = { 8, 18, 16, 8, 10, 5, 7, 7, 6, 6, 5, 5, 3 };
 
 /* The pristine geometry of a queue file. */
 struct geom {
@@ -568,20 +505,6 @@ static uint32_t idx_value(uint32_t n, uint32_t self, const struct geom *g)
 	case 9: return g->nlive ? g->live[below(g->nlive)] : 1;
 	case 10: return 1 + (uint32_t)below(n ? n : 1);
 	default: return (uint32_t)t_rand();
-	}
-}
-
-static uint64_t val64(void)
-{
-	switch (below(8)) {
-	case 0: return 0;
-	case 1: return 1;
-	case 2: return (uint64_t)-1;
-	case 3: return (uint64_t)INT64_MIN;
-	case 4: return (uint64_t)INT64_MAX;
-	case 5: return 1 + below(10);
-	case 6: return 0xffffffffull + below(3);
-	default: return t_rand();
 	}
 }
 
@@ -628,21 +551,6 @@ static const struct field wfields[] = {
 	WF(mode, B_NONE), WF(msgtyp, B_NONE), WF(size, B_NONE), WF(arrival, B_NONE),
 };
 
-static char desc[1024];
-
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...)
-{
-	size_t o = strlen(desc);
-	if (o + 2 >= sizeof desc)
-		return;
-	if (o)
-		strcat(desc, "; "), o += 2;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(desc + o, sizeof desc - o, fmt, ap);
-	va_end(ap);
-}
 
 static uint64_t bound_of(const struct geom *g, int b, int f)
 {
@@ -1000,32 +908,25 @@ static void fixed_corruption(int k, int f, const struct geom *g)
 
 /* ---- the trials ------------------------------------------------------------------------------ */
 
-struct stats {
-	long trials, ok, failed, crashed, hung, asan;
-	long by_kind[C_NKINDS], bad_kind[C_NKINDS];
-	long recov, ops;
-	long sigbus_trials, sigbus;
-	long fixed_failed, sigbus_survived;
+static struct geom GQ, GK;
+
+/* What the trial child does (trial_child); returns its exit status. */
+struct child_args {
+	int f, timed, rmid, grow, after_map;
+	uint64_t trunc_size;
 };
 
-static struct stats ST;
-static struct geom GQ, GK;
-static int printed;
-static long failed_list[64];
-static int nfailed_list;
-
-static int pick_kind(void)
+static int trial_child(void *arg)
 {
-	int total = 0;
-	for (int i = 0; i < C_NKINDS; i++)
-		total += kind_weight[i];
-	int r = (int)below((uint64_t)total);
-	for (int i = 0; i < C_NKINDS; i++) {
-		if (r < kind_weight[i])
-			return i;
-		r -= kind_weight[i];
+	const struct child_args *a = arg;
+	if (a->after_map) {
+		struct msqid_ds ds;
+		svipc_msgctl(SH->qid, IPC_STAT, &ds);
+		svipc_msgctl(SH->kid, IPC_STAT, &ds);
+		truncate_to(a->f, a->trunc_size);
 	}
-	return 0;
+	script(SH->qid, SH->kid, a->timed, a->rmid, a->grow);
+	return SH->nbad ? 2 : 0;
 }
 
 /* One trial; after_map: truncate the file only after the child has mapped it. */
@@ -1060,30 +961,21 @@ static void trial(uint64_t seed, long i, int after_map)
 			recov = 1;
 		}
 	}
-	int timed = i >= 0 && below(4) == 0, rmid = i >= 0 && below(6) == 0;
-	int grow = i >= 0 && below(4) == 0;
-	dirty_ns |= rmid;
+	struct child_args a = { .f = f, .after_map = after_map, .trunc_size = trunc_size };
+	a.timed = i >= 0 && below(4) == 0;
+	a.rmid = i >= 0 && below(6) == 0;
+	a.grow = i >= 0 && below(4) == 0;
+	dirty_ns |= a.rmid;
 	SH->nbad = 0;
 	SH->report[0] = 0;
 	SH->ops = 0;
 	if (SH->verbose)
 		fprintf(stderr, "trial %ld: %s\n", i, desc);
-	fflush(stderr);
-	/* SVIPC_CORRUPT_NOFORK=1 with SVIPC_CORRUPT_TRIAL: run in this process, for a debugger. */
-	pid_t pid = SH->verbose && getenv("SVIPC_CORRUPT_NOFORK") ? 0 : fork();
-	if (pid == 0) {
-		alarm(20); /* generous: a loaded CI machine (ASan, -j2) is slow */
-		if (after_map) {
-			struct msqid_ds ds;
-			svipc_msgctl(SH->qid, IPC_STAT, &ds);
-			svipc_msgctl(SH->kid, IPC_STAT, &ds);
-			truncate_to(f, trunc_size);
-		}
-		script(SH->qid, SH->kid, timed, rmid, grow);
-		_exit(SH->nbad ? 2 : 0);
-	}
-	int st;
-	waitpid(pid, &st, 0);
+	/*
+	 * A generous alarm: a loaded CI machine (ASan, -j2) is slow.
+	 * SVIPC_CORRUPT_NOFORK=1 with SVIPC_CORRUPT_TRIAL: runs in this process, for a debugger.
+	 */
+	int st = run_trial_child(trial_child, &a, 20);
 	ST.trials++;
 	ST.ops += SH->ops;
 	if (after_map) {
@@ -1100,69 +992,29 @@ static void trial(uint64_t seed, long i, int after_map)
 	ST.recov += recov;
 	for (int k = 0; k < nk; k++)
 		ST.by_kind[kinds[k]]++;
-	const char *what = NULL;
-	char buf[64];
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-		ST.ok++;
+	char buf[96];
+	const char *what = trial_outcome(st, 20, buf, sizeof buf);
+	if (!what)
 		return;
-	} else if (WIFEXITED(st) && WEXITSTATUS(st) == 2) {
-		ST.failed++;
-		what = "a call gave a wrong result";
-	} else if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM) {
-		ST.hung++;
-		what = "the calls hung (killed after 20 s)";
-	} else if (WIFSIGNALED(st)) {
-		ST.crashed++;
-		snprintf(buf, sizeof buf, "the child crashed: signal %d (%s)", WTERMSIG(st),
-			 strsignal(WTERMSIG(st)));
-		what = buf;
-	} else {
-		ST.asan++;
-		snprintf(buf, sizeof buf, "the child exited with status %d (a sanitizer report?)",
-			 WEXITSTATUS(st));
-		what = buf;
-	}
 	for (int k = 0; k < nk; k++)
 		ST.bad_kind[kinds[k]]++;
-	if (i < 0)
-		ST.fixed_failed++;
-	if (nfailed_list < 64)
-		failed_list[nfailed_list++] = i;
-	if (printed++ < (getenv("SVIPC_CORRUPT_PRINT") ? atoi(getenv("SVIPC_CORRUPT_PRINT")) : 12))
-		T_FAIL("trial %ld: %s\n    corruption: %s\n%s", i, what, desc, SH->report);
-	else
-		t_failures++;
+	trial_failed(i, "trial %ld: %s\n    corruption: %s\n%s", i, what, desc, SH->report);
+}
+
+/* The untouched files pass the script (the test's own sanity). */
+static int pristine_child(void *arg)
+{
+	(void)arg;
+	script(SH->qid, SH->kid, 1, 1, 1);
+	return SH->nbad ? 2 : 0;
 }
 
 int main(void)
 {
 	t_setup(240);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	SH = mmap(NULL, sizeof *SH, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct corrupt_run run = corrupt_start("test_msg_corrupt", 4000, build);
+	long ntrials = run.ntrials, only = run.only;
 	rbuf = malloc(sizeof(long) + BUFSZ);
-	const char *e = getenv("SVIPC_CORRUPT_SEED");
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t seed = e ? strtoull(e, NULL, 0) : (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
-	e = getenv("SVIPC_CORRUPT_TRIALS");
-	long ntrials = e ? atol(e) : 4000;
-	e = getenv("SVIPC_CORRUPT_TRIAL");
-	long only = e ? atol(e) : LONG_MIN; /* the targeted trials are -1, -2, ... */
-	SH->verbose = only != LONG_MIN;
-	printf("test_msg_corrupt: seed %#llx (replay: SVIPC_CORRUPT_SEED=%#llx; one trial, verbose: "
-	       "SVIPC_CORRUPT_TRIAL=<n>)\n", (unsigned long long)seed, (unsigned long long)seed);
-
-	/* Build the namespace in a child: this process must never map it. */
-	pid_t pid = fork();
-	if (pid == 0)
-		build();
-	int st;
-	waitpid(pid, &st, 0);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		fprintf(stderr, "builder failed: status %#x\n", st);
-		return 1;
-	}
-	dfd = open(getenv("SVIPC_DIR"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char name[32];
 	load(&PF[0], "ns");
 	load(&PF[1], "procs");
@@ -1178,49 +1030,33 @@ int main(void)
 	/* The untouched files pass the script (the test's own sanity). */
 	if (only == LONG_MIN) {
 		restore();
-		pid = fork();
-		if (pid == 0) {
-			alarm(10);
-			script(SH->qid, SH->kid, 1, 1, 1);
-			_exit(SH->nbad ? 2 : 0);
-		}
-		waitpid(pid, &st, 0);
+		int st = run_trial_child(pristine_child, NULL, 10);
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 			T_FAIL("the script fails on the pristine files: %#x\n%s", st, SH->report);
 		dirty_ns = 1;
 	}
 
-	int64_t t0 = ts.tv_sec * 1000000000LL + ts.tv_nsec;
 	long n_after = ntrials / 50;
 	/* The targeted trials first: trial -1 .. -NFIXED. */
 	for (long k = 1; k <= NFIXED; k++)
 		if (only == LONG_MIN || only == -k)
-			trial(seed, -k, 0);
+			trial(run.seed, -k, 0);
 	if (only == LONG_MIN)
 		printf("  %ld targeted trials (one per weakness found so far), %ld failed\n", NFIXED,
 		       ST.fixed_failed);
 	for (long i = 0; i < ntrials; i++)
 		if (only == LONG_MIN || only == i)
-			trial(seed, i, 0);
+			trial(run.seed, i, 0);
 	for (long i = ntrials; i < ntrials + n_after; i++)
 		if (only == LONG_MIN || only == i)
-			trial(seed, i, 1);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	double secs = (double)(ts.tv_sec * 1000000000LL + ts.tv_nsec - t0) / 1e9;
+			trial(run.seed, i, 1);
+	double secs = corrupt_secs(&run);
 
 	printf("test_msg_corrupt: %ld trials in %.1f s (%ld calls), %ld with recovery over the "
 	       "corruption: %ld fine, %ld wrong results, %ld crashes, %ld hangs, %ld other exits\n",
 	       ST.trials - ST.sigbus_trials, secs, ST.ops, ST.recov, ST.ok, ST.failed, ST.crashed,
-	       ST.hung, ST.asan);
-	for (int k = 0; k < C_NKINDS; k++)
-		printf("  %-18s %5ld trials, %4ld failed\n", kind_name[k], ST.by_kind[k], ST.bad_kind[k]);
-	if (nfailed_list) {
-		printf("  failed trials (replay one with SVIPC_CORRUPT_SEED=%#llx SVIPC_CORRUPT_TRIAL=<n>):",
-		       (unsigned long long)seed);
-		for (int k = 0; k < nfailed_list; k++)
-			printf(" %ld", failed_list[k]);
-		printf("\n");
-	}
+	       ST.hung, ST.other);
+	corrupt_report(&run);
 	if (ST.sigbus_trials)
 		printf("  NOTE: a file truncated while mapped: %ld of %ld trials died of SIGBUS "
 		       "(a library cannot prevent that; not counted as failures), %ld were fine\n",

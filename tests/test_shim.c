@@ -20,20 +20,13 @@
  */
 #include "svipc.h"
 #include "t.h"
+#include "shim_run.h"
 
-#include <dirent.h>
 #include <dlfcn.h>
 #include <elf.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <link.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
-#ifndef SHIM_PATH
-#error "SHIM_PATH (path of libsvipc-preload.so) must be defined"
-#endif
 #ifndef PLAIN_PROG
 #error "PLAIN_PROG (path of prog_plain_msg) must be defined"
 #endif
@@ -53,72 +46,23 @@ struct tmsg {
 	char mtext[64];
 };
 
-/* Kernel queue key this test may leave behind; removed at exit or timeout. */
-static volatile sig_atomic_t kernel_key_armed;
-static volatile key_t kernel_key;
-static int kernel_ok; /* the kernel has System V message queues */
-
-static void remove_kernel_queue(void)
+static int kq_private(void)
 {
-	if (!kernel_key_armed)
-		return;
-	int id = msgget(kernel_key, 0);
-	if (id != -1)
-		msgctl(id, IPC_RMID, NULL);
+	return msgget(IPC_PRIVATE, IPC_CREAT | 0600);
 }
 
-static void kernel_cleanup_atexit(void)
+static int kq_get(key_t key)
 {
-	if (getpid() == t_owner_pid)
-		remove_kernel_queue();
+	return msgget(key, 0);
 }
 
-static void on_alarm(int sig)
+static void kq_rm(int id)
 {
-	remove_kernel_queue(); /* msgget/msgctl are plain system calls */
-	signal(sig, SIG_DFL);
-	raise(sig);
+	msgctl(id, IPC_RMID, NULL);
 }
 
-/* ---- LD_PRELOAD value ---------------------------------------------------- */
-
-#if defined(__SANITIZE_ADDRESS__)
-#define T_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define T_ASAN 1
-#endif
-#endif
-
-static char preload[PATH_MAX * 2 + 2];
-
-#ifdef T_ASAN
-static int find_asan(struct dl_phdr_info *info, size_t size, void *data)
-{
-	(void)size;
-	if (info->dlpi_name && strstr(info->dlpi_name, "libasan")) {
-		snprintf(data, PATH_MAX, "%s", info->dlpi_name);
-		return 1;
-	}
-	return 0;
-}
-#endif
-
-/*
- * The shim, preceded under AddressSanitizer by the ASan runtime, which
- * insists on coming first in the library list (the shim links it too).
- */
-static void make_preload(void)
-{
-	char asan[PATH_MAX] = "";
-#ifdef T_ASAN
-	dl_iterate_phdr(find_asan, asan);
-#endif
-	if (asan[0])
-		snprintf(preload, sizeof preload, "%s %s", asan, SHIM_PATH);
-	else
-		snprintf(preload, sizeof preload, "%s", SHIM_PATH);
-}
+static const struct shim_kernel kernel_queues = { "message queues", "queue", "msgget",
+						  kq_private, kq_get, kq_rm };
 
 /* ---- running prog_plain_msg ---------------------------------------------- */
 
@@ -131,64 +75,18 @@ static int run_prog(const char *flag, int proj, const char *kernel_env, pid_t *p
 {
 	char projs[16];
 	snprintf(projs, sizeof projs, "%d", proj);
-	char *argv[5];
+	const char *args[4] = { NULL };
 	int argc = 0;
-	argv[argc++] = (char *)PLAIN_PROG;
 	if (flag)
-		argv[argc++] = (char *)flag;
-	argv[argc++] = t_dir;
-	argv[argc++] = projs;
-	argv[argc] = NULL;
-
-	fflush(NULL);
-	pid_t p = fork();
-	if (p == -1) {
-		T_FAIL("fork: %s", strerror(errno));
+		args[argc++] = flag;
+	args[argc++] = t_dir;
+	args[argc++] = projs;
+	pid_t p = shim_start(PLAIN_PROG, args, kernel_env, NULL, NULL);
+	if (p == -1)
 		return -1;
-	}
-	if (p == 0) {
-		setenv("LD_PRELOAD", preload, 1);
-		if (kernel_env)
-			setenv("SVIPC_PRELOAD_KERNEL", kernel_env, 1);
-		else
-			unsetenv("SVIPC_PRELOAD_KERNEL");
-		execv(PLAIN_PROG, argv);
-		fprintf(stderr, "execv %s: %s\n", PLAIN_PROG, strerror(errno));
-		_exit(127);
-	}
 	if (pid)
 		*pid = p;
-	int status;
-	while (waitpid(p, &status, 0) == -1) {
-		if (errno != EINTR) {
-			T_FAIL("waitpid: %s", strerror(errno));
-			return -1;
-		}
-	}
-	return status;
-}
-
-#define T_EXITED_0(status, what)                                              \
-	do {                                                                  \
-		int t_s_ = (status);                                          \
-		if (!(t_s_ != -1 && WIFEXITED(t_s_) && WEXITSTATUS(t_s_) == 0)) \
-			T_FAIL("%s: wait status %#x (%s %d)", (what), t_s_,   \
-			       WIFSIGNALED(t_s_) ? "signal" : "exit",         \
-			       WIFSIGNALED(t_s_) ? WTERMSIG(t_s_) : WEXITSTATUS(t_s_)); \
-	} while (0)
-
-static int dir_entries(const char *path)
-{
-	DIR *d = opendir(path);
-	if (!d)
-		return -1;
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
+	return shim_wait(p);
 }
 
 /* ---- the exported surface, from the ELF file ----------------------------- */
@@ -376,44 +274,15 @@ static int dl_checks(key_t key)
 int main(void)
 {
 	t_setup(50);
-	signal(SIGALRM, on_alarm);
-	atexit(kernel_cleanup_atexit);
-	unsetenv("SVIPC_PRELOAD_KERNEL");
-	make_preload();
-
-	/* Is there a kernel implementation to tell apart from? */
-	int probe = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
-	if (probe != -1) {
-		kernel_ok = 1;
-		msgctl(probe, IPC_RMID, NULL);
-	} else {
-		fprintf(stderr, "note: kernel message queues unavailable (%s); "
-				"kernel-side checks skipped\n", strerror(errno));
-	}
-
-	/* A key free in the kernel (svipc's namespace is new and empty). */
-	int proj;
 	key_t key = -1;
-	for (proj = 1; proj < 256; proj++) {
-		key = ftok(t_dir, proj);
-		if (key == (key_t)-1) {
-			T_FAIL("ftok(%s): %s", t_dir, strerror(errno));
-			return t_done();
-		}
-		if (!kernel_ok || (msgget(key, 0) == -1 && errno == ENOENT))
-			break;
-	}
-	if (proj == 256) {
-		T_FAIL("no free kernel key for ftok(%s, 1..255)", t_dir);
+	int proj = shim_setup(&kernel_queues, &key);
+	if (proj == -1)
 		return t_done();
-	}
-	kernel_key = key;
-	kernel_key_armed = 1;
 	pid_t pid;
 
 	/* A program that never calls the functions: the shim does nothing. */
 	T_EXITED_0(run_prog("-n", proj, NULL, NULL), "prog -n under the shim");
-	T_EQ(dir_entries(t_dir), 0);
+	T_EQ(dir_entries(NULL), 0);
 
 	/* (a) The full program, on svipc, passes its own checks and cleans up. */
 	T_EXITED_0(run_prog(NULL, proj, NULL, NULL), "prog under the shim");
@@ -495,14 +364,7 @@ int main(void)
 
 	/* Nothing left anywhere. */
 	T_ERR(svipc_msgget(key, 0), ENOENT);
-	if (kernel_ok) {
-		errno = 0;
-		int left = msgget(key, 0);
-		if (left == -1 && errno == ENOENT)
-			kernel_key_armed = 0; /* clean: the key is no longer ours to remove */
-		else
-			T_FAIL("kernel queue left at key %#x: msgget = %d", (unsigned)key, left);
-	}
+	shim_kernel_clean(key);
 	/* Credentials dropped under the shim take effect, as with the kernel. */
 	if (geteuid() == 0) {
 		T_EXITED_0(run_prog("-u", 0, NULL, NULL), "privilege drop on svipc");

@@ -27,18 +27,11 @@
  */
 #include "svipc.h"
 #include "t.h"
+#include "shim_run.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <link.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
-#ifndef SHIM_PATH
-#error "SHIM_PATH (path of libsvipc-preload.so) must be defined"
-#endif
 #ifndef PLAIN_SHM_PROG
 #error "PLAIN_SHM_PROG (path of prog_plain_shm) must be defined"
 #endif
@@ -46,32 +39,23 @@
 #define SEG_SIZE 12411 /* not a multiple of the page size */
 #define REPLY_LEN 64   /* as in prog_plain_shm.c */
 
-/* Kernel segment key this test may leave behind; removed at exit or timeout. */
-static volatile sig_atomic_t kernel_key_armed;
-static volatile key_t kernel_key;
-static int kernel_ok; /* the kernel has System V shared memory */
-
-static void remove_kernel_segment(void)
+static int kseg_private(void)
 {
-	if (!kernel_key_armed)
-		return;
-	int id = shmget(kernel_key, 0, 0);
-	if (id != -1)
-		shmctl(id, IPC_RMID, NULL);
+	return shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
 }
 
-static void kernel_cleanup_atexit(void)
+static int kseg_get(key_t key)
 {
-	if (getpid() == t_owner_pid)
-		remove_kernel_segment();
+	return shmget(key, 0, 0);
 }
 
-static void on_alarm(int sig)
+static void kseg_rm(int id)
 {
-	remove_kernel_segment(); /* shmget/shmctl are plain system calls */
-	signal(sig, SIG_DFL);
-	raise(sig);
+	shmctl(id, IPC_RMID, NULL);
 }
+
+static const struct shim_kernel kernel_segments = { "shared memory", "segment", "shmget",
+						    kseg_private, kseg_get, kseg_rm };
 
 /* The byte at offset i of a segment made for key (as in prog_plain_shm.c). */
 static unsigned char pattern(key_t key, size_t i)
@@ -80,135 +64,16 @@ static unsigned char pattern(key_t key, size_t i)
 			       ((unsigned)key >> 8));
 }
 
-/* ---- LD_PRELOAD value (as in test_shim.c) ------------------------------------ */
+/* ---- running prog_plain_shm (see shim_start) ----------------------------------- */
 
-#if defined(__SANITIZE_ADDRESS__)
-#define T_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define T_ASAN 1
-#endif
-#endif
-
-static char preload[PATH_MAX * 2 + 2];
-
-#ifdef T_ASAN
-static int find_asan(struct dl_phdr_info *info, size_t size, void *data)
-{
-	(void)size;
-	if (info->dlpi_name && strstr(info->dlpi_name, "libasan")) {
-		snprintf(data, PATH_MAX, "%s", info->dlpi_name);
-		return 1;
-	}
-	return 0;
-}
-#endif
-
-/* The shim, preceded under AddressSanitizer by the ASan runtime. */
-static void make_preload(void)
-{
-	char asan[PATH_MAX] = "";
-#ifdef T_ASAN
-	dl_iterate_phdr(find_asan, asan);
-#endif
-	if (asan[0])
-		snprintf(preload, sizeof preload, "%s %s", asan, SHIM_PATH);
-	else
-		snprintf(preload, sizeof preload, "%s", SHIM_PATH);
-}
-
-/* ---- running prog_plain_shm ---------------------------------------------------- */
-
-/*
- * Starts PLAIN_SHM_PROG with argv[1..] = args (NULL-terminated) under the
- * shim. kernel_env: NULL leaves SVIPC_PRELOAD_KERNEL unset, otherwise its
- * value. If in/out are not NULL, *in gets a pipe to the program's stdin and
- * *out a stream of its stdout. Returns the pid, or -1.
- */
 static pid_t start_prog(const char *const *args, const char *kernel_env, int *in, FILE **out)
 {
-	char *argv[10];
-	int argc = 0;
-	argv[argc++] = (char *)PLAIN_SHM_PROG;
-	for (; *args && argc < 9; args++)
-		argv[argc++] = (char *)*args;
-	argv[argc] = NULL;
-
-	int ip[2] = { -1, -1 }, op[2] = { -1, -1 };
-	if (in && (pipe2(ip, O_CLOEXEC) || pipe2(op, O_CLOEXEC))) {
-		T_FAIL("pipe: %s", strerror(errno));
-		return -1;
-	}
-	fflush(NULL);
-	pid_t p = fork();
-	if (p == -1) {
-		T_FAIL("fork: %s", strerror(errno));
-		return -1;
-	}
-	if (p == 0) {
-		if (in) {
-			dup2(ip[0], 0);
-			dup2(op[1], 1);
-		}
-		setenv("LD_PRELOAD", preload, 1);
-		if (kernel_env)
-			setenv("SVIPC_PRELOAD_KERNEL", kernel_env, 1);
-		else
-			unsetenv("SVIPC_PRELOAD_KERNEL");
-		execv(PLAIN_SHM_PROG, argv);
-		fprintf(stderr, "execv %s: %s\n", PLAIN_SHM_PROG, strerror(errno));
-		_exit(127);
-	}
-	if (in) {
-		close(ip[0]);
-		close(op[1]);
-		*in = ip[1];
-		*out = fdopen(op[0], "r");
-	}
-	return p;
-}
-
-static int wait_prog(pid_t p)
-{
-	int status;
-	while (waitpid(p, &status, 0) == -1) {
-		if (errno != EINTR) {
-			T_FAIL("waitpid: %s", strerror(errno));
-			return -1;
-		}
-	}
-	return status;
+	return shim_start(PLAIN_SHM_PROG, args, kernel_env, in, out);
 }
 
 static int run_prog(const char *const *args, const char *kernel_env)
 {
-	pid_t p = start_prog(args, kernel_env, NULL, NULL);
-	return p == -1 ? -1 : wait_prog(p);
-}
-
-#define T_EXITED_0(status, what)                                              \
-	do {                                                                  \
-		int t_s_ = (status);                                          \
-		if (!(t_s_ != -1 && WIFEXITED(t_s_) && WEXITSTATUS(t_s_) == 0)) \
-			T_FAIL("%s: wait status %#x (%s %d)", (what), t_s_,   \
-			       WIFSIGNALED(t_s_) ? "signal" : "exit",         \
-			       WIFSIGNALED(t_s_) ? WTERMSIG(t_s_) : WEXITSTATUS(t_s_)); \
-	} while (0)
-
-/* Entries of SVIPC_DIR other than . and ..; with prefix, only those named so. */
-static int dir_entries(const char *prefix)
-{
-	DIR *d = opendir(t_dir);
-	if (!d)
-		return -1;
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
-		    (!prefix || strncmp(e->d_name, prefix, strlen(prefix)) == 0))
-			n++;
-	closedir(d);
-	return n;
+	return shim_run(PLAIN_SHM_PROG, args, kernel_env);
 }
 
 static int shm_file_exists(int id)
@@ -245,7 +110,7 @@ static void round_trip(key_t key, int proj, int kernel, int kill_creator)
 	if (!out || !fgets(line, sizeof line, out) || sscanf(line, "ready %d", &id) != 1) {
 		T_FAIL("%s: program 1 did not report ready (\"%s\")", mode, line);
 		close(in);
-		T_EXITED_0(wait_prog(creator), "program 1");
+		T_EXITED_0(shim_wait(creator), "program 1");
 		if (out)
 			fclose(out);
 		return;
@@ -283,13 +148,13 @@ static void round_trip(key_t key, int proj, int kernel, int kill_creator)
 
 	if (kill_creator) {
 		kill(creator, SIGKILL);
-		int st = wait_prog(creator);
+		int st = shim_wait(creator);
 		if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
 			T_FAIL("%s: program 1 was not killed: status %#x", mode, st);
 	} else {
 		close(in);
 		in = -1;
-		T_EXITED_0(wait_prog(creator), kernel ? "program 1 (kernel)" : "program 1 (svipc)");
+		T_EXITED_0(shim_wait(creator), kernel ? "program 1 (kernel)" : "program 1 (svipc)");
 	}
 	if (in != -1)
 		close(in);
@@ -343,39 +208,10 @@ static void round_trip(key_t key, int proj, int kernel, int kill_creator)
 int main(void)
 {
 	t_setup(100);
-	signal(SIGALRM, on_alarm);
-	atexit(kernel_cleanup_atexit);
-	unsetenv("SVIPC_PRELOAD_KERNEL");
-	make_preload();
-
-	/* Is there a kernel implementation to tell apart from? */
-	int probe = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
-	if (probe != -1) {
-		kernel_ok = 1;
-		shmctl(probe, IPC_RMID, NULL);
-	} else {
-		fprintf(stderr, "note: kernel shared memory unavailable (%s); "
-				"kernel-side checks skipped\n", strerror(errno));
-	}
-
-	/* A key free in the kernel (svipc's namespace is new and empty). */
-	int proj;
 	key_t key = -1;
-	for (proj = 1; proj < 256; proj++) {
-		key = ftok(t_dir, proj);
-		if (key == (key_t)-1) {
-			T_FAIL("ftok(%s): %s", t_dir, strerror(errno));
-			return t_done();
-		}
-		if (!kernel_ok || (shmget(key, 0, 0) == -1 && errno == ENOENT))
-			break;
-	}
-	if (proj == 256) {
-		T_FAIL("no free kernel key for ftok(%s, 1..255)", t_dir);
+	int proj = shim_setup(&kernel_segments, &key);
+	if (proj == -1)
 		return t_done();
-	}
-	kernel_key = key;
-	kernel_key_armed = 1;
 	char projs[16];
 	snprintf(projs, sizeof projs, "%d", proj);
 
@@ -407,13 +243,6 @@ int main(void)
 	/* Nothing left anywhere. */
 	T_ERR(svipc_shmget(key, 0, 0), ENOENT);
 	T_EQ(dir_entries("shm."), 0);
-	if (kernel_ok) {
-		errno = 0;
-		int left = shmget(key, 0, 0);
-		if (left == -1 && errno == ENOENT)
-			kernel_key_armed = 0; /* clean: the key is no longer ours to remove */
-		else
-			T_FAIL("kernel segment left at key %#x: shmget = %d", (unsigned)key, left);
-	}
+	shim_kernel_clean(key);
 	return t_done();
 }

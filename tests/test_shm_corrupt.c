@@ -120,12 +120,19 @@ struct shared {
 	char report[4096];
 };
 
-static struct shared *SH;
+/* ---- corruption kinds ----------------------------------------------------------------- */
 
-static uint64_t below(uint64_t n)
-{
-	return n ? t_rand() % n : 0;
-}
+enum { C_TRUNC, C_FIELD, C_SLOT, C_BYTES, C_WORDS, C_REPLACE, C_IDENTITY, C_NS, C_NKINDS };
+static const char *const kind_name[C_NKINDS] = {
+	"truncate/extend", "header field", "attach slot", "random bytes", "random words",
+	"replace the file", "wrong identity", "namespace file",
+};
+static const int kind_weight[C_NKINDS] = { 14, 34, 14, 10, 10, 8, 10, 6 };
+
+#define CORRUPT_ENV "SVIPC_SHM_CORRUPT"
+#define NOTE_BUF SH->desc
+#define CORRUPT_STATS_EXTRA long late, late_failed;
+#include "corrupt.h"
 
 /* A finding in the child: kept for the parent, which prints the first ones. */
 static void bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -150,17 +157,6 @@ static void bad(const char *fmt, ...)
 		va_end(ap);
 		fprintf(stderr, "\n");
 	}
-}
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	if (!SH->verbose)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
 }
 
 /* The byte at offset i of the segment made for `which` (0 keyed, 1 private). */
@@ -209,18 +205,10 @@ static int check(const char *what, long r, int e, int allowed)
 
 /* ---- the pristine geometry ----------------------------------------------------------- */
 
-struct pfile {
-	char name[40];
-	unsigned char *data;
-	size_t size;
-	mode_t mode;
-};
-
-/* ns, procs, shm.<kid>, shm.<pid> */
+/* PF: ns, procs, shm.<kid>, shm.<pid> */
 enum { F_NS, F_PROCS, F_KSEG, F_PSEG, NFILES };
-static struct pfile PF[NFILES];
+_Static_assert(NFILES == sizeof PF / sizeof PF[0], "PF holds the four files");
 static struct shm_seg G[2]; /* pristine headers: [0] keyed, [1] private */
-static int dfd;
 
 /* The index (0 keyed, 1 private) of the segment in file f. */
 static int seg_of_file(int f)
@@ -600,25 +588,6 @@ static void build(void)
 
 /* ---- files ---------------------------------------------------------------------------- */
 
-static void load(struct pfile *p, const char *name)
-{
-	snprintf(p->name, sizeof p->name, "%s", name);
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		fprintf(stderr, "cannot read %s: %s\n", name, strerror(errno));
-		exit(1);
-	}
-	p->size = (size_t)st.st_size;
-	p->mode = st.st_mode & 07777;
-	p->data = malloc(p->size);
-	if (!p->data || pread(fd, p->data, p->size, 0) != (ssize_t)p->size) {
-		fprintf(stderr, "short read of %s\n", name);
-		exit(1);
-	}
-	close(fd);
-}
-
 /* Removes name in the namespace directory, whatever it is now. */
 static void remove_name(const char *name)
 {
@@ -632,45 +601,9 @@ static void remove_name(const char *name)
  */
 static void restore(void)
 {
-	DIR *d = fdopendir(dup(dfd));
-	rewinddir(d);
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, "..")))
-			continue;
-		remove_name(de->d_name);
-	}
-	closedir(d);
-	for (int i = 0; i < NFILES; i++) {
-		int fd = openat(dfd, PF[i].name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0 || fchmod(fd, PF[i].mode) < 0 || ftruncate(fd, (off_t)PF[i].size) < 0 ||
-		    pwrite(fd, PF[i].data, PF[i].size, 0) != (ssize_t)PF[i].size) {
-			fprintf(stderr, "cannot restore %s: %s\n", PF[i].name, strerror(errno));
-			exit(1);
-		}
-		close(fd);
-	}
-}
-
-static void poke(int f, uint64_t off, const void *v, size_t n)
-{
-	int fd = openat(dfd, PF[f].name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd >= 0) {
-		struct stat st;
-		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && pwrite(fd, v, n, (off_t)off) < 0)
-			perror("pwrite");
-		close(fd);
-	}
-}
-
-static void poke32(int f, uint64_t off, uint32_t v)
-{
-	poke(f, off, &v, 4);
-}
-
-static void poke64(int f, uint64_t off, uint64_t v)
-{
-	poke(f, off, &v, 8);
+	each_entry(remove_name);
+	for (int i = 0; i < NFILES; i++)
+		put_back(i, 1);
 }
 
 /*
@@ -721,29 +654,6 @@ static void truncate_to(int f, uint64_t size)
 
 /* ---- corruptions ---------------------------------------------------------------------- */
 
-
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...)
-{
-	char *desc = SH->desc;
-	size_t o = strlen(desc);
-	if (o + 2 >= sizeof SH->desc)
-		return;
-	if (o)
-		strcat(desc, "; "), o += 2;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(desc + o, sizeof SH->desc - o, fmt, ap);
-	va_end(ap);
-}
-
-enum { C_TRUNC, C_FIELD, C_SLOT, C_BYTES, C_WORDS, C_REPLACE, C_IDENTITY, C_NS, C_NKINDS };
-static const char *const kind_name[C_NKINDS] = {
-	"truncate/extend", "header field", "attach slot", "random bytes", "random words",
-	"replace the file", "wrong identity", "namespace file",
-};
-static const int kind_weight[C_NKINDS] = { 14, 34, 14, 10, 10, 8, 10, 6 };
-
 /*
  * The namespace file's layout (ns.c: struct ns_file), for corrupting the
  * shm key table: magic, version, lock, pad, the limits (shmmax, shmall,
@@ -771,20 +681,6 @@ static const struct field sfields[] = {
 	SF(nslots), SF(slot_hi), SF(events), SF(align), SF(set_uid), SF(set_gid), SF(set_mode),
 	SF(set_valid), SF(set_ctime),
 };
-
-static uint64_t val64(void)
-{
-	switch (below(8)) {
-	case 0: return 0;
-	case 1: return 1;
-	case 2: return (uint64_t)-1;
-	case 3: return (uint64_t)INT64_MIN;
-	case 4: return (uint64_t)INT64_MAX;
-	case 5: return 1 + below(10);
-	case 6: return 0xffffffffull + below(3);
-	default: return t_rand();
-	}
-}
 
 /* An interesting value for a field, near the values the file's geometry uses. */
 static uint64_t field_value(const struct field *fd, const struct shm_seg *g, uint64_t fsize)
@@ -1199,30 +1095,10 @@ static void fixed_corruption(int k, int f, const struct shm_seg *g)
 
 /* ---- the trials ----------------------------------------------------------------------------- */
 
-struct stats {
-	long trials, ok, failed, crashed, hung, other;
-	long by_kind[C_NKINDS], bad_kind[C_NKINDS];
-	long recov, ops, fixed_failed, late, late_failed;
-};
-
-static struct stats ST;
 static int printed;
 static long failed_list[64];
 static int nfailed_list;
 
-static int pick_kind(void)
-{
-	int total = 0;
-	for (int i = 0; i < C_NKINDS; i++)
-		total += kind_weight[i];
-	int r = (int)below((uint64_t)total);
-	for (int i = 0; i < C_NKINDS; i++) {
-		if (r < kind_weight[i])
-			return i;
-		r -= kind_weight[i];
-	}
-	return 0;
-}
 
 /* Applies trial i's corruption to file f (in the parent, or in a late trial's child). */
 static void corrupt_trial(long i, int f)
@@ -1284,9 +1160,17 @@ static void held_end(int f, void *p, int removed)
 	}
 }
 
-/* What the trial child does; returns its exit status. */
-static int trial_child(long i, int f, int do_rmid)
+/* What the trial child does (trial_child); returns its exit status. */
+struct child_args {
+	long i;
+	int f, do_rmid;
+};
+
+static int trial_child(void *arg)
 {
+	const struct child_args *a = arg;
+	long i = a->i;
+	int f = a->f, do_rmid = a->do_rmid;
 	int held = -1;
 	void *p = NULL;
 	if (late) {
@@ -1323,95 +1207,42 @@ static void trial(uint64_t seed, long i)
 	SH->ops = 0;
 	if (SH->verbose)
 		fprintf(stderr, "trial %ld: %s\n", i, SH->desc);
-	fflush(NULL);
-	int st;
-	if (SH->verbose && getenv("SVIPC_SHM_CORRUPT_NOFORK")) {
-		st = trial_child(i, f, do_rmid) << 8; /* in this process, for a debugger */
-	} else {
-		pid_t pid = fork();
-		if (pid == 0) {
-			alarm(TRIAL_ALARM);
-			_exit(trial_child(i, f, do_rmid));
-		}
-		waitpid(pid, &st, 0);
-	}
+	/* SVIPC_SHM_CORRUPT_NOFORK=1 with SVIPC_SHM_CORRUPT_TRIAL: in this process, for a debugger. */
+	struct child_args ca = { i, f, do_rmid };
+	int st = run_trial_child(trial_child, &ca, TRIAL_ALARM);
 	ST.trials++;
 	ST.late += late;
 	ST.ops += SH->ops;
 	ST.recov += SH->recov;
 	for (int k = 0; k < SH->nk; k++)
 		ST.by_kind[SH->kinds[k]]++;
-	const char *what;
 	char buf[96];
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-		ST.ok++;
+	const char *what = trial_outcome(st, TRIAL_ALARM, buf, sizeof buf);
+	if (!what)
 		return;
-	} else if (WIFEXITED(st) && WEXITSTATUS(st) == 2) {
-		ST.failed++;
-		what = "a call gave a wrong result";
-	} else if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM) {
-		ST.hung++;
-		snprintf(buf, sizeof buf, "the calls hung (killed after %d s)", TRIAL_ALARM);
-		what = buf;
-	} else if (WIFSIGNALED(st)) {
-		ST.crashed++;
-		snprintf(buf, sizeof buf, "the child crashed: signal %d (%s)", WTERMSIG(st),
-			 strsignal(WTERMSIG(st)));
-		what = buf;
-	} else {
-		ST.other++;
-		snprintf(buf, sizeof buf, "the child exited with status %d (a sanitizer report?)",
-			 WEXITSTATUS(st));
-		what = buf;
-	}
 	for (int k = 0; k < SH->nk; k++)
 		ST.bad_kind[SH->kinds[k]]++;
-	if (i < 0)
-		ST.fixed_failed++;
 	ST.late_failed += late;
-	if (nfailed_list < 64)
-		failed_list[nfailed_list++] = i;
-	const char *pe = getenv("SVIPC_SHM_CORRUPT_PRINT");
-	if (printed++ < (pe ? atoi(pe) : 12))
-		T_FAIL("trial %ld: %s\n    corruption: %s%s\n%s", i, what, SH->desc,
-		       SH->geom_touched ? " [changes where the data is]" : "", SH->report);
-	else
-		t_failures++;
+	trial_failed(i, "trial %ld: %s\n    corruption: %s%s\n%s", i, what, SH->desc,
+		     SH->geom_touched ? " [changes where the data is]" : "", SH->report);
+}
+
+/* The untouched files pass the script, early and late (arg: round r, see main). */
+static int pristine_child(void *arg)
+{
+	int r = *(const int *)arg;
+	void *p = r & 2 ? warm_up(F_KSEG) : NULL;
+	int removed = script(SH->kid, SH->pid, r & 1, p ? 0 : -1);
+	if (p)
+		held_end(F_KSEG, p, removed);
+	return SH->nbad ? 2 : 0;
 }
 
 int main(void)
 {
 	t_setup(290);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	SH = mmap(NULL, sizeof *SH, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (SH == MAP_FAILED) {
-		perror("mmap");
-		return 1;
-	}
-	const char *e = getenv("SVIPC_SHM_CORRUPT_SEED");
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t seed = e ? strtoull(e, NULL, 0) : (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
-	e = getenv("SVIPC_SHM_CORRUPT_TRIALS");
-	long ntrials = e ? atol(e) : 5000;
-	e = getenv("SVIPC_SHM_CORRUPT_TRIAL");
-	long only = e ? atol(e) : LONG_MIN; /* the targeted trials are -1, -2, ... */
-	SH->verbose = only != LONG_MIN;
-	printf("test_shm_corrupt: seed %#llx (replay: SVIPC_SHM_CORRUPT_SEED=%#llx; one trial, "
-	       "verbose: SVIPC_SHM_CORRUPT_TRIAL=<n>)\n", (unsigned long long)seed,
-	       (unsigned long long)seed);
-
-	/* Build the namespace in a child: this process must never map it. */
-	pid_t pid = fork();
-	if (pid == 0)
-		build();
-	int st;
-	waitpid(pid, &st, 0);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		fprintf(stderr, "builder failed: status %#x\n", st);
-		return 1;
-	}
-	dfd = open(getenv("SVIPC_DIR"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct corrupt_run run = corrupt_start("test_shm_corrupt", 5000, build);
+	long ntrials = run.ntrials, only = run.only;
 	char name[32];
 	load(&PF[F_NS], "ns");
 	load(&PF[F_PROCS], "procs");
@@ -1439,46 +1270,33 @@ int main(void)
 			restore();
 			SH->nbad = SH->nlines = 0;
 			SH->report[0] = 0;
-			fflush(NULL);
-			pid = fork();
-			if (pid == 0) {
-				alarm(TRIAL_ALARM);
-				void *p = r & 2 ? warm_up(F_KSEG) : NULL;
-				int removed = script(SH->kid, SH->pid, r & 1, p ? 0 : -1);
-				if (p)
-					held_end(F_KSEG, p, removed);
-				_exit(SH->nbad ? 2 : 0);
-			}
-			waitpid(pid, &st, 0);
+			int st = run_trial_child(pristine_child, &r, TRIAL_ALARM);
 			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 				T_FAIL("the script fails on the pristine files (IPC_RMID %d, held %d): "
 				       "status %#x\n%s", r & 1, r >> 1, st, SH->report);
 		}
 	}
 
-	int64_t t0 = ts.tv_sec * 1000000000LL + ts.tv_nsec;
 	for (long k = 1; k <= NFIXED + NLATE; k++)
 		if (only == LONG_MIN || only == -k)
-			trial(seed, -k);
+			trial(run.seed, -k);
 	if (only == LONG_MIN)
 		printf("  %ld targeted trials (%ld of them late), %ld failed\n", NFIXED + NLATE, NLATE,
 		       ST.fixed_failed);
 	/* Hangs cost TRIAL_ALARM seconds each: stay within the ctest timeout. */
-	e = getenv("SVIPC_SHM_CORRUPT_BUDGET");
+	const char *e = getenv("SVIPC_SHM_CORRUPT_BUDGET");
 	double budget = e ? atof(e) : 200, secs = 0;
 	if (budget > 200)
 		alarm((unsigned)budget + 90); /* a longer run, by hand: the whole-test bound follows */
 	long ran = 0;
 	for (long i = 0; i < ntrials && secs < budget; i++) {
 		if (only == LONG_MIN || only == i) {
-			trial(seed, i);
+			trial(run.seed, i);
 			ran++;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		secs = (double)(ts.tv_sec * 1000000000LL + ts.tv_nsec - t0) / 1e9;
+		secs = corrupt_secs(&run);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	secs = (double)(ts.tv_sec * 1000000000LL + ts.tv_nsec - t0) / 1e9;
+	secs = corrupt_secs(&run);
 	if (only == LONG_MIN && ran < ntrials)
 		printf("  NOTE: stopped after %ld of %ld random trials: the %.0f s budget is spent "
 		       "(SVIPC_SHM_CORRUPT_BUDGET)\n", ran, ntrials, budget);
@@ -1488,15 +1306,7 @@ int main(void)
 	       "exits; %ld late trials failed\n",
 	       ST.trials, ST.late, secs, ST.ops, ST.recov, ST.ok, ST.failed, ST.crashed, ST.hung,
 	       ST.other, ST.late_failed);
-	for (int k = 0; k < C_NKINDS; k++)
-		printf("  %-18s %5ld trials, %4ld failed\n", kind_name[k], ST.by_kind[k], ST.bad_kind[k]);
-	if (nfailed_list) {
-		printf("  failed trials (replay one with SVIPC_SHM_CORRUPT_SEED=%#llx "
-		       "SVIPC_SHM_CORRUPT_TRIAL=<n>):", (unsigned long long)seed);
-		for (int k = 0; k < nfailed_list; k++)
-			printf(" %ld", failed_list[k]);
-		printf("\n");
-	}
+	corrupt_report(&run);
 	restore();
 	return t_done();
 }
