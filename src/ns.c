@@ -122,6 +122,16 @@ void svipc__ns_atfork_register(void)
 	pthread_once(&once, atfork_register);
 }
 
+/*
+ * Registered at load time, before the program's own handlers: glibc runs
+ * prepare handlers last-registered first and the others in order, so a
+ * program's handler that calls svipc runs outside svipc's fork window.
+ */
+__attribute__((constructor)) static void atfork_register_early(void)
+{
+	svipc__ns_atfork_register();
+}
+
 static void read_limit(const char *path, uint64_t *v, uint64_t dflt)
 {
 	if (svipc__read_proc_u64(path, v) < 0)

@@ -473,6 +473,7 @@ struct claim {
 };
 
 struct attachment {
+	int booked; /* the exit destructor booked its detach already */
 	uintptr_t addr;
 	size_t len;
 	uint64_t data_off;
@@ -888,7 +889,7 @@ static long do_shmdt(uintptr_t addr)
 		return -EINVAL;
 	if (at_take(addr, &at) < 0)
 		return -EINVAL;
-	int dest = detach_book(&at);
+	int dest = at.booked ? 0 : detach_book(&at);
 	munmap((void *)at.addr, at.len); /* drops the attachment's lock */
 	if (dest)
 		svipc__ns_reap(&svipc__shm_ops, at.id);
@@ -914,6 +915,7 @@ static long do_shmdt(uintptr_t addr)
  * whatever is there now.
  */
 static int32_t fork_parent_pid;
+static int fork_cancel_state;
 
 static uint64_t parse_hex(const char **p)
 {
@@ -1060,6 +1062,8 @@ static void adopt_child_copy(struct attachment *at, int32_t self)
 void svipc__shm_atfork(enum svipc_fork_phase phase)
 {
 	if (phase == SVIPC_FORK_PREPARE) {
+		/* fork is no cancellation point; the opens and reads below are. */
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &fork_cancel_state);
 		gate_close();
 		pthread_mutex_lock(&AT.mu);
 		fork_parent_pid = svipc__proc_pid();
@@ -1077,6 +1081,7 @@ void svipc__shm_atfork(enum svipc_fork_phase phase)
 			}
 		pthread_mutex_unlock(&AT.mu);
 		gate_open(0);
+		pthread_setcancelstate(fork_cancel_state, NULL);
 		return;
 	}
 	/* The child: single-threaded here, nothing else touches the table. */
@@ -1085,6 +1090,7 @@ void svipc__shm_atfork(enum svipc_fork_phase phase)
 		adopt_child_copy(&AT.a[i], self);
 	pthread_mutex_unlock(&AT.mu);
 	gate_open(1);
+	pthread_setcancelstate(fork_cancel_state, NULL);
 }
 
 /*
@@ -1095,19 +1101,26 @@ void svipc__shm_atfork(enum svipc_fork_phase phase)
  * count then ignores its lock), and a segment marked for removal that has
  * no other attachment is removed.
  */
-__attribute__((destructor)) static void detach_all_at_exit(void)
+/*
+ * Priority 101: the last of this object's destructors, after the program's
+ * own when svipc is linked in statically. The entries stay, with nothing
+ * left to free, so that a later destructor's shmdt still works.
+ */
+__attribute__((destructor(101))) static void detach_all_at_exit(void)
 {
 	if (pthread_mutex_trylock(&AT.mu) != 0)
 		return;
-	struct attachment *a = AT.a;
-	size_t n = AT.n;
-	AT.a = NULL;
-	AT.n = AT.cap = 0;
+	for (size_t i = 0; i < AT.n; i++) {
+		struct attachment *a = &AT.a[i];
+		if (a->booked)
+			continue;
+		int dest = detach_book(a);
+		a->claim.slot = NO_SLOT;
+		a->booked = 1;
+		if (dest)
+			svipc__ns_reap(&svipc__shm_ops, a->id);
+	}
 	pthread_mutex_unlock(&AT.mu);
-	for (size_t i = 0; i < n; i++)
-		if (detach_book(&a[i]))
-			svipc__ns_reap(&svipc__shm_ops, a[i].id);
-	free(a);
 }
 
 /* ---- shmctl ---------------------------------------------------------------------------- */
@@ -1225,6 +1238,15 @@ static long do_shmctl(int id, int cmd, struct shmid_ds *buf)
 		r = -EINVAL;
 		goto unlock;
 	}
+	if (LOAD_RELAXED(&s->obj.perm.mode) & SHM_DEST) {
+		long n = book_attachments(s, &g, id);
+		if (n == 0) {
+			/* Its last attacher died unseen: the kernel would have freed it. */
+			reap = 1;
+			r = -EINVAL;
+			goto unlock;
+		}
+	}
 	switch (cmd) {
 	case IPC_STAT:
 	case SHM_STAT:
@@ -1240,12 +1262,6 @@ static long do_shmctl(int id, int cmd, struct shmid_ds *buf)
 		long n = book_attachments(s, &g, id);
 		if (n < 0) {
 			r = n;
-			break;
-		}
-		if (n == 0 && (s->obj.perm.mode & SHM_DEST)) {
-			/* Its last attacher died unseen: the kernel would have freed it. */
-			reap = 1;
-			r = -EINVAL;
 			break;
 		}
 		fill_stat(s, &g, n, buf);
