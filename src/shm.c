@@ -414,8 +414,13 @@ static int shm_remove(struct svipc_obj *o, size_t size)
 	}
 	if (seg_lock(s) < 0)
 		return 1;
-	s->obj.perm.key = IPC_PRIVATE;
-	s->obj.perm.mode |= SHM_DEST;
+	/*
+	 * Key first, SHM_DEST last (a release store): SHM_DEST is what tells
+	 * seg_get that the removal reached the segment, so a death between
+	 * the two must leave it unset (and the removal is redone).
+	 */
+	STORE_RELAXED(&s->obj.perm.key, IPC_PRIVATE);
+	STORE(&s->obj.perm.mode, LOAD_RELAXED(&s->obj.perm.mode) | SHM_DEST);
 	long n = book_attachments(s, &g, o->id);
 	if (n == 0)
 		STORE(&o->removed, SVIPC_OBJ_REMOVED);

@@ -16,7 +16,9 @@
  * N runs over the whole operation with a stride chosen so that each
  * operation gets about SVIPC_SHM_CRASH_POINTS kill points (default 60;
  * set it to 0 for every instruction, without the time limit), within
- * OP_BUDGET_S seconds.
+ * OP_BUDGET_S seconds. SVIPC_SHM_CRASH_OPS=<names> (comma separated, as
+ * printed: shmget, shmat, shmat-rdonly, shmdt, rmid, rmid-attached, ipc-set,
+ * fork) runs only those operations (default: all); an unknown name fails.
  */
 #include "svipc.h"
 #include "t.h"
@@ -355,6 +357,37 @@ static long trial(enum op op, long n, unsigned seed)
 	return exited ? done : 0;
 }
 
+/*
+ * The operations SVIPC_SHM_CRASH_OPS selects (a bit per op); all when it is
+ * unset or empty. An unknown name is a failure, so a typo cannot pass as a
+ * run of nothing.
+ */
+static unsigned selected_ops(void)
+{
+	const char *env = getenv("SVIPC_SHM_CRASH_OPS");
+	if (!env || !*env)
+		return (1u << OP_N) - 1;
+	unsigned mask = 0;
+	const char *p = env;
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		if (len > 0) {
+			int op;
+			for (op = 0; op < OP_N; op++)
+				if (strlen(op_name[op]) == len && !strncmp(p, op_name[op], len))
+					break;
+			if (op < OP_N)
+				mask |= 1u << op;
+			else
+				T_FAIL("SVIPC_SHM_CRASH_OPS: unknown operation \"%.*s\"", (int)len, p);
+		}
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+	return mask;
+}
+
 static long gcd(long a, long b)
 {
 	while (b) {
@@ -375,9 +408,16 @@ int main(void)
 	warm_id = T_OK(svipc_shmget(IPC_PRIVATE, 1, 0600));
 	const char *pts = getenv("SVIPC_SHM_CRASH_POINTS");
 	long points = pts ? atol(pts) : 60;
+	unsigned ops = selected_ops();
+	if (t_failures) {
+		svipc_shmctl(warm_id, IPC_RMID, NULL);
+		return t_done();
+	}
 	unsigned seed = (unsigned)time(NULL);
 	long total_trials = 0;
 	for (int op = 0; op < OP_N; op++) {
+		if (!(ops & (1u << op)))
+			continue;
 		long total = trial(op, LONG_MAX, seed);
 		if (total <= 0) {
 			T_FAIL("%s: the full run did not finish", op_name[op]);
