@@ -714,7 +714,7 @@ int svipc__ipc_remove(const struct svipc_type_ops *ops, int id)
 	 * between never leaves a live object that its key cannot find.
 	 */
 	STORE(&e->state, ENT_DEST);
-	e->key = IPC_PRIVATE;
+	STORE(&e->key, IPC_PRIVATE); /* a release store: not before the state's */
 	r = reap_locked(tb, ops, id);
 	r = r < 0 ? r : 0;
 out:
