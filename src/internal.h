@@ -59,8 +59,6 @@ enum svipc_fork_phase { SVIPC_FORK_PREPARE, SVIPC_FORK_PARENT, SVIPC_FORK_CHILD 
 void svipc__proc_atfork(enum svipc_fork_phase phase);
 void svipc__cache_atfork(enum svipc_fork_phase phase);
 void svipc__shm_atfork(enum svipc_fork_phase phase);
-/* Registers the handlers above (once); the first use of a namespace does. */
-void svipc__ns_atfork_register(void);
 
 /* util.c */
 int svipc__futex_wait(uint32_t *word, uint32_t expect, int64_t timeout_ns);

@@ -110,26 +110,14 @@ static void atfork_child(void)
 	svipc__shm_atfork(SVIPC_FORK_CHILD);
 }
 
-
-static void atfork_register(void)
-{
-	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-}
-
-void svipc__ns_atfork_register(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, atfork_register);
-}
-
 /*
  * Registered at load time, before the program's own handlers: glibc runs
  * prepare handlers last-registered first and the others in order, so a
  * program's handler that calls svipc runs outside svipc's fork window.
  */
-__attribute__((constructor)) static void atfork_register_early(void)
+__attribute__((constructor)) static void atfork_register(void)
 {
-	svipc__ns_atfork_register();
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
 static void read_limit(const char *path, uint64_t *v, uint64_t dflt)
@@ -247,7 +235,6 @@ static struct ns_file *ns_file(int *err)
 	struct ns_file *f = LOAD(&NS.f);
 	if (f)
 		return f;
-	svipc__ns_atfork_register();
 	pthread_mutex_lock(&NS.mu);
 	int r = NS.f ? 0 : ns_open();
 	pthread_mutex_unlock(&NS.mu);

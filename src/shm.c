@@ -693,6 +693,24 @@ static int attach_open(int id, struct svipc_ref *ref, const struct geom *g, int 
 }
 
 /*
+ * Called with the lock held: whether id still stands for callers. -EINVAL
+ * if the segment was removed; -EIDRM if it is marked for removal and its
+ * last attacher died unseen (the kernel would have freed it then: the
+ * caller reaps it, then answers EINVAL); else 0. *nattch gets the live
+ * count when it had to be computed, -1 otherwise.
+ */
+static long seg_stands(struct shm_seg *s, const struct geom *g, int id, long *nattch)
+{
+	*nattch = -1;
+	if (LOAD(&s->obj.removed))
+		return -EINVAL;
+	if (!(LOAD_RELAXED(&s->obj.perm.mode) & SHM_DEST))
+		return 0;
+	*nattch = book_attachments(s, g, id);
+	return *nattch == 0 ? -EIDRM : 0;
+}
+
+/*
  * Takes a slot with its lock on fd (which the attachment is, or will be,
  * mapped from) and books the attach: shm_atime, shm_lpid = lpid. The slot
  * records `owner` (0: a fork child not running yet).
@@ -701,18 +719,11 @@ static long attach_claim(struct svipc_ref *ref, const struct geom *g, int id, in
 			 int32_t owner, int32_t lpid, struct claim *c)
 {
 	struct shm_seg *s = (struct shm_seg *)ref->obj;
-	long r = seg_lock(s);
+	long nattch, r = seg_lock(s);
 	if (r < 0)
 		return r;
-	if (LOAD(&s->obj.removed)) {
-		r = -EINVAL; /* the id is gone */
-	} else if ((LOAD_RELAXED(&s->obj.perm.mode) & SHM_DEST) && book_attachments(s, g, id) == 0) {
-		/*
-		 * Marked for removal and its last attacher died unseen: the
-		 * kernel would have freed it then. The caller reaps it.
-		 */
-		r = -EIDRM;
-	} else {
+	r = seg_stands(s, g, id, &nattch);
+	if (r == 0) {
 		r = slot_claim(s, g, id, fd, owner, c);
 		if (r == 0) {
 			s->atime = svipc__real_sec();
@@ -1239,18 +1250,12 @@ static long do_shmctl(int id, int cmd, struct shmid_ds *buf)
 	r = seg_lock(s);
 	if (r < 0)
 		goto out;
-	if (LOAD(&s->obj.removed)) {
+	long nattch;
+	r = seg_stands(s, &g, id, &nattch);
+	if (r < 0) {
+		reap = r == -EIDRM;
 		r = -EINVAL;
 		goto unlock;
-	}
-	if (LOAD_RELAXED(&s->obj.perm.mode) & SHM_DEST) {
-		long n = book_attachments(s, &g, id);
-		if (n == 0) {
-			/* Its last attacher died unseen: the kernel would have freed it. */
-			reap = 1;
-			r = -EINVAL;
-			goto unlock;
-		}
 	}
 	switch (cmd) {
 	case IPC_STAT:
@@ -1264,12 +1269,13 @@ static long do_shmctl(int id, int cmd, struct shmid_ds *buf)
 			r = -EFAULT; /* the kernel copies out after the lookup */
 			break;
 		}
-		long n = book_attachments(s, &g, id);
-		if (n < 0) {
-			r = n;
+		if (nattch < 0)
+			nattch = book_attachments(s, &g, id); /* not counted yet */
+		if (nattch < 0) {
+			r = nattch;
 			break;
 		}
-		fill_stat(s, &g, n, buf);
+		fill_stat(s, &g, nattch, buf);
 		r = by_index ? id : 0;
 		break;
 	}
@@ -1371,7 +1377,6 @@ SVIPC_EXPORT void *svipc_shmat(int shmid, const void *shmaddr, int shmflg)
 {
 	void *m = NULL;
 	int c = nocancel_begin();
-	svipc__ns_atfork_register(); /* before the first attachment can be inherited */
 	gate_enter();
 	long r = do_shmat(shmid, (uintptr_t)shmaddr, shmflg, &m);
 	gate_leave();
