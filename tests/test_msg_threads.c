@@ -265,6 +265,7 @@ struct mix {
 	uint32_t received, bad, dup, wrong_type, errors, stops;
 	uint32_t per_recv[NRECV];
 	int child_started;
+	int parent_threads; /* the parent's threads that reached their loop */
 };
 
 static struct mix *MX;
@@ -281,6 +282,8 @@ static void *mix_sender(void *arg)
 {
 	uint32_t me = (uint32_t)(uintptr_t)arg;
 	struct mmsg m;
+	if (me < 3)
+		AADD(&MX->parent_threads, 1);
 	for (uint32_t q = 0; q < PER_SENDER; q++) {
 		/* The parent's senders wait for the child at 1/10, so that both really overlap. */
 		if (q == PER_SENDER / 10 && me < 3) {
@@ -313,6 +316,8 @@ static void *mix_receiver(void *arg)
 {
 	int me = (int)(uintptr_t)arg;
 	struct mmsg m;
+	if (me < 4)
+		AADD(&MX->parent_threads, 1);
 	for (;;) {
 		ssize_t n = MX->o->rcv(MX->id, &m, sizeof m.p, sel_typ[me], sel_flg[me]);
 		if (n == -1) {
@@ -394,6 +399,15 @@ static void mixed_load(const struct msg_impl *o)
 		pthread_create(&r[i], NULL, mix_receiver, (void *)(uintptr_t)i);
 	for (int i = 0; i < 3; i++)
 		pthread_create(&s[i], NULL, mix_sender, (void *)(uintptr_t)i);
+	/*
+	 * Fork only once every thread is past its start-up, which allocates
+	 * memory: a child must not inherit an allocator lock held by a thread
+	 * it does not have (glibc's malloc guards against that at fork,
+	 * AddressSanitizer's allocator in GCC 12 does not, and the child hangs).
+	 */
+	int64_t ready_end = now_ms() + 10000;
+	while (ALOAD(&MX->parent_threads) < 7 && now_ms() < ready_end)
+		sleep_ms(1);
 	sleep_ms(2); /* the threads are busy in msgsnd/msgrcv when we fork */
 	pid_t child = spawn(mix_child, NULL, 50);
 	for (int k = 0; k < 20; k++) {
