@@ -8,6 +8,7 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/shm.h>
+#include <sys/sem.h>
 #include <time.h>
 
 #ifdef __cplusplus
@@ -65,6 +66,22 @@ int svipc_shmctl(int shmid, int cmd, struct shmid_ds *buf);
  * errno EINVAL (no segment attached at shmaddr, or bad flags) or EIO.
  */
 int svipc_shmsync(const void *shmaddr, int flags);
+
+/*
+ * Semaphore sets. Same signatures, return values and errno as semget(2),
+ * semop(2), semtimedop(2) and semctl(2); semctl takes its fourth argument
+ * (a union semun, which the caller defines, see semctl(2)) as libc does.
+ * Linux's rules hold: operations are all-or-nothing, blocked callers are
+ * served in arrival order, SEM_UNDO adjustments are applied when the process
+ * exits (also when it is killed: then by the next process that uses the
+ * set), kept across exec and not inherited by fork. The uncontended path
+ * makes no system call.
+ */
+int svipc_semget(key_t key, int nsems, int semflg);
+int svipc_semop(int semid, struct sembuf *sops, size_t nsops);
+int svipc_semtimedop(int semid, struct sembuf *sops, size_t nsops,
+                     const struct timespec *timeout);
+int svipc_semctl(int semid, int semnum, int cmd, ...);
 
 /*
  * Limits of a namespace. They default to the running kernel's values

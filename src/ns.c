@@ -62,10 +62,12 @@ _Static_assert(sizeof(struct svipc_ns_limits) == 128, "limits are an ABI");
 
 extern const struct svipc_type_ops svipc__msg_ops;
 extern const struct svipc_type_ops svipc__shm_ops;
+extern const struct svipc_type_ops svipc__sem_ops;
 
 static const struct svipc_type_ops *const all_ops[SVIPC_NTYPES] = {
 	[SVIPC_MSG] = &svipc__msg_ops,
 	[SVIPC_SHM] = &svipc__shm_ops,
+	[SVIPC_SEM] = &svipc__sem_ops,
 };
 
 static struct {

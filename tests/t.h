@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sys/msg.h>
 #include <sys/shm.h>
+#include <sys/sem.h>
 
 #include "svipc.h"
 
@@ -40,6 +41,27 @@ struct shm_impl {
 
 #define T_KERNEL_SHM { "kernel", 1, shmget, shmat, shmdt, shmctl }
 #define T_SVIPC_SHM { "svipc", 0, svipc_shmget, svipc_shmat, svipc_shmdt, svipc_shmctl }
+
+/* One semaphore implementation: the kernel's (libc) or svipc's. */
+struct sem_impl {
+	const char *name;
+	int kernel;
+	int (*get)(key_t, int, int);
+	int (*op)(int, struct sembuf *, size_t);
+	int (*timedop)(int, struct sembuf *, size_t, const struct timespec *);
+	int (*ctl)(int, int, int, ...);
+};
+
+#define T_KERNEL_SEM { "kernel", 1, semget, semop, semtimedop, semctl }
+#define T_SVIPC_SEM { "svipc", 0, svipc_semget, svipc_semop, svipc_semtimedop, svipc_semctl }
+
+/* The fourth argument of semctl, which the caller must define (semctl(2)). */
+union t_semun {
+	int val;
+	struct semid_ds *buf;
+	unsigned short *array;
+	struct seminfo *__buf;
+};
 
 /* A small seeded generator (splitmix64), so failures can be replayed. */
 static uint64_t t_rng;

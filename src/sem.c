@@ -1,0 +1,1572 @@
+/* sem.c - System V semaphore sets: semget, semop, semtimedop, semctl. */
+#include "sem.h"
+#include "internal.h"
+#include "lock.h"
+#include "ns.h"
+#include "proc.h"
+#include "svipc.h"
+#include "wait.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/*
+ * How a call goes. Everything that reads or changes a set runs under its
+ * lock (uncontended: one atomic to take it, one to release it, no system
+ * call). A semop evaluates its operations in order on the current values,
+ * writing what they would produce into the journal (sem.h); if all can be
+ * done the journal is committed and applied, else nothing was changed.
+ * After a change, every blocked call whose operations can now complete is
+ * completed on its behalf, in arrival order (the kernel's update_queue),
+ * and woken: a blocked caller returns with its work already done, so a
+ * unit released is never taken by a latecomer ahead of an older waiter.
+ *
+ * SEM_UNDO. A process's adjustments live in its undo record in the set.
+ * It applies them itself at exit (a destructor); if it died without doing
+ * so, nobody is told, so whoever is about to depend on a value that some
+ * other process's adjustment would change asks whether that process still
+ * lives, and applies its record first if not. Each semaphore counts the
+ * records with a non-zero adjustment on it (nadj), so the common case (no
+ * other process holds an adjustment on what we touch) costs nothing.
+ */
+
+/*
+ * A blocked call's futex wait ends after this long even without a wake-up,
+ * as a safety net for a waker that died between its commit and its wake.
+ * While another process holds an adjustment on a semaphore we wait for,
+ * its death is looked for sooner: after UNDO_SLICE_MIN, growing to
+ * UNDO_SLICE_MAX (nobody is told of a death, so it is polled for).
+ */
+#define WAIT_SLICE_NS 1000000000LL
+#define UNDO_SLICE_MIN 2000000LL
+#define UNDO_SLICE_MAX 100000000LL
+#define WAIT_ARMED_NS 1000000LL /* longer than any spin (wait.c) */
+#define MAX_KICKS 8
+
+/* The kernel's fixed figures that seminfo reports (include/uapi/linux/sem.h). */
+#define K_SEMMAP 1024000000
+#define K_SEMMNU 1024000000
+#define K_SEMUME 500
+#define K_SEMUSZ 20
+
+/* A validated view of one set: geometry read once and checked against the mapping. */
+struct sem_view {
+	struct sem_set *s;
+	char *base;
+	struct sem_val *sem;
+	struct sem_waiter *w;
+	struct sem_wop *wop;
+	struct sem_undo *un;
+	int32_t *adj;
+	struct sem_jent *j;
+	uint32_t nsems, nwaiters, opcap, nundo, njournal, jops;
+	uint32_t undo_hint; /* this process's undo record (in the cached copy) */
+	int corrupt;
+};
+
+_Static_assert(sizeof(struct sem_view) <= SVIPC_VIEW_SIZE, "a set's view fits the cache entry");
+
+/* One call: the set, the transaction being built, the wake-ups to issue after unlock. */
+struct scall {
+	struct svipc_ref ref;
+	struct sem_view v;
+	uint32_t jn;
+	uint32_t *kick[MAX_KICKS];
+	int nkick;
+	int kick_poll;
+	int unlocked; /* the lock could not be taken back */
+};
+
+#define W(v, i) (&(v)->w[(i) - 1])
+#define U(v, u) (&(v)->un[(u) - 1])
+#define ADJ(v, u, n) (&(v)->adj[(size_t)((u) - 1) * (v)->nsems + (n)])
+#define WOPS(v, i) (&(v)->wop[(size_t)((i) - 1) * (v)->opcap])
+#define OFF(v, p) ((uint32_t)((char *)(p) - (v)->base))
+#define CORRUPT(v) ((v)->corrupt = 1)
+
+static inline size_t align_up(size_t x, size_t a)
+{
+	return (x + a - 1) / a * a;
+}
+
+/* ---- geometry ------------------------------------------------------------------- */
+
+struct sem_geom {
+	uint32_t nsems, nwaiters, opcap, nundo, njournal, jops;
+	uint64_t off_sem, off_waiter, off_wop, off_undo, off_adj, off_journal;
+	uint64_t size;
+};
+
+/*
+ * Everything follows from nsems and jops (semopm when the set was made):
+ * the journal holds the largest transaction (a semop of jops operations,
+ * an undo record applied, SETVAL clearing every record's adjustment).
+ */
+static void sem_layout(uint32_t nsems, uint32_t jops, struct sem_geom *g)
+{
+	g->nsems = nsems;
+	g->jops = jops;
+	g->nwaiters = SEM_NWAITERS;
+	g->opcap = MIN(jops, SEM_OPCAP_MAX);
+	uint64_t row = (uint64_t)nsems * sizeof(int32_t);
+	g->nundo = (uint32_t)MIN(MAX(SEM_UNDO_BYTES / (row + sizeof(struct sem_undo)), SEM_NUNDO_MIN),
+				 SEM_NUNDO_MAX);
+	g->njournal = 3 * jops + 3 * nsems + g->nundo + 8;
+	g->off_sem = align_up(sizeof(struct sem_set), 64);
+	g->off_waiter = align_up(g->off_sem + (uint64_t)nsems * sizeof(struct sem_val), 64);
+	g->off_wop = g->off_waiter + (uint64_t)g->nwaiters * sizeof(struct sem_waiter);
+	g->off_undo = align_up(g->off_wop + (uint64_t)g->nwaiters * g->opcap * sizeof(struct sem_wop), 64);
+	g->off_adj = align_up(g->off_undo + (uint64_t)g->nundo * sizeof(struct sem_undo), 64);
+	g->off_journal = align_up(g->off_adj + (uint64_t)g->nundo * row, 64);
+	g->size = align_up(g->off_journal + (uint64_t)g->njournal * sizeof(struct sem_jent), 4096);
+}
+
+/* Checks a set's header against the layout its nsems and jops give and the mapping. */
+static int sem_view_make(struct sem_view *v, struct sem_set *s, size_t size)
+{
+	memset(v, 0, sizeof *v);
+	v->s = s;
+	v->base = (char *)s;
+	if (size < sizeof *s)
+		goto bad;
+	uint32_t nsems = LOAD_RELAXED(&s->nsems), jops = LOAD_RELAXED(&s->pad);
+	if (nsems < 1 || nsems > SEM_NSEMS_MAX || jops < 1 || jops > 65536)
+		goto bad;
+	struct sem_geom g;
+	sem_layout(nsems, jops, &g);
+	if (g.size > size || LOAD_RELAXED(&s->nwaiters) != g.nwaiters ||
+	    LOAD_RELAXED(&s->opcap) != g.opcap || LOAD_RELAXED(&s->nundo) != g.nundo ||
+	    LOAD_RELAXED(&s->njournal) != g.njournal || s->off_sem != g.off_sem ||
+	    s->off_waiter != g.off_waiter || s->off_wop != g.off_wop || s->off_undo != g.off_undo ||
+	    s->off_adj != g.off_adj || s->off_journal != g.off_journal || g.size > UINT32_MAX)
+		goto bad;
+	v->sem = (struct sem_val *)(v->base + g.off_sem);
+	v->w = (struct sem_waiter *)(v->base + g.off_waiter);
+	v->wop = (struct sem_wop *)(v->base + g.off_wop);
+	v->un = (struct sem_undo *)(v->base + g.off_undo);
+	v->adj = (int32_t *)(v->base + g.off_adj);
+	v->j = (struct sem_jent *)(v->base + g.off_journal);
+	v->nsems = nsems;
+	v->nwaiters = g.nwaiters;
+	v->opcap = g.opcap;
+	v->nundo = g.nundo;
+	v->njournal = g.njournal;
+	v->jops = jops;
+	return LOAD_RELAXED(&s->obj.corrupt) ? -EIDRM : 0;
+bad:
+	STORE(&s->obj.corrupt, 1);
+	return -EIDRM;
+}
+
+/* ---- the type's hooks for the namespace ---------------------------------------- */
+
+struct sem_params {
+	int nsems;
+};
+
+static int sem_check_new(const struct svipc_ns_limits *lim, const void *params)
+{
+	const struct sem_params *p = params;
+	return p->nsems == 0 ? -EINVAL : 0;
+}
+
+static uint64_t sem_units(const void *params)
+{
+	return (uint64_t)((const struct sem_params *)params)->nsems;
+}
+
+static uint64_t sem_max_units(const struct svipc_ns_limits *lim)
+{
+	return lim->semmns;
+}
+
+static uint32_t lim_jops(const struct svipc_ns_limits *lim)
+{
+	return (uint32_t)MIN(MAX(lim->semopm, 1), 65536);
+}
+
+static size_t sem_file_size(const struct svipc_ns_limits *lim, const void *params)
+{
+	struct sem_geom g;
+	sem_layout((uint32_t)((const struct sem_params *)params)->nsems, lim_jops(lim), &g);
+	return g.size;
+}
+
+static int sem_init(void *base, size_t size, const struct svipc_ns_limits *lim, const void *params)
+{
+	struct sem_set *s = base;
+	struct sem_geom g;
+	sem_layout((uint32_t)((const struct sem_params *)params)->nsems, lim_jops(lim), &g);
+	s->nsems = g.nsems;
+	s->pad = g.jops;
+	s->nwaiters = g.nwaiters;
+	s->opcap = g.opcap;
+	s->nundo = g.nundo;
+	s->njournal = g.njournal;
+	s->off_sem = g.off_sem;
+	s->off_waiter = g.off_waiter;
+	s->off_wop = g.off_wop;
+	s->off_undo = g.off_undo;
+	s->off_adj = g.off_adj;
+	s->off_journal = g.off_journal;
+	return 0;
+}
+
+static int sem_more_checks(const struct svipc_ref *ref, const void *params)
+{
+	struct sem_view v;
+	if (sem_view_make(&v, (struct sem_set *)ref->obj, ref->size) < 0)
+		return -EIDRM;
+	return (uint32_t)((const struct sem_params *)params)->nsems > v.nsems ? -EINVAL : 0;
+}
+
+static int set_lock(struct scall *c);
+static void set_unlock(struct scall *c);
+static void wake_all_removed(struct scall *c);
+
+static int sem_remove(struct svipc_obj *o, size_t size)
+{
+	struct scall c = { .ref = { .obj = o, .size = size } };
+	if (sem_view_make(&c.v, (struct sem_set *)o, size) < 0) {
+		STORE(&o->removed, SVIPC_OBJ_REMOVED);
+		return 0;
+	}
+	int r = set_lock(&c);
+	int locked = r == 0 || r == -EIDRM;
+	STORE(&o->removed, SVIPC_OBJ_REMOVED);
+	wake_all_removed(&c);
+	if (locked)
+		set_unlock(&c);
+	return 0;
+}
+
+static uint64_t sem_max_objects(const struct svipc_ns_limits *lim)
+{
+	return lim->semmni;
+}
+
+const struct svipc_type_ops svipc__sem_ops = {
+	.type = SVIPC_SEM,
+	.magic = SEM_MAGIC,
+	.check_new = sem_check_new,
+	.units = sem_units,
+	.max_units = sem_max_units,
+	.size = sem_file_size,
+	.init = sem_init,
+	.more_checks = sem_more_checks,
+	.remove = sem_remove,
+	.max_objects = sem_max_objects,
+};
+
+/* ---- who a process is, for SEM_UNDO ------------------------------------------------- */
+
+/*
+ * starttime (field 22 of /proc/<pid>/stat) names a process for as long as
+ * it lives, across exec, and is never reused with its pid. Returns 0 if it
+ * cannot be read; *state gets the state letter ('Z' for a zombie).
+ */
+static uint64_t pid_start_time(pid_t pid, char *state)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *p = strrchr(buf, ')'); /* the command name may hold anything */
+	if (!p || p[1] != ' ')
+		return 0;
+	p += 2;
+	if (state)
+		*state = *p;
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return 0;
+		p++;
+	}
+	return strtoull(p, NULL, 10);
+}
+
+static struct {
+	pid_t pid;
+	uint64_t start;
+} ME;
+
+static void me_get(pid_t *pid, uint64_t *start)
+{
+	pid_t p = svipc__proc_pid();
+	if (LOAD(&ME.pid) != p) {
+		ME.start = pid_start_time(p, NULL);
+		STORE(&ME.pid, p);
+	}
+	*pid = p;
+	*start = ME.start;
+}
+
+/*
+ * 1 unless the owner of undo record u is certainly gone: its register
+ * token is dead (it exited or execed) and no process with its pid and
+ * start time runs (a zombie has exited: Linux applied its undo then).
+ */
+static int undo_owner_alive(const struct sem_undo *rec)
+{
+	pid_t pid;
+	uint64_t start;
+	me_get(&pid, &start);
+	if (rec->pid == pid && rec->start == start)
+		return 1;
+	if (svipc__proc_alive(rec->token))
+		return 1;
+	if (!rec->start)
+		return 0;
+	char st = 0;
+	uint64_t t = pid_start_time(rec->pid, &st);
+	return t == rec->start && st != 'Z' && st != 'X';
+}
+
+/* The sets this process has an undo record in, to apply at exit. */
+static struct {
+	pthread_mutex_t mu;
+	pid_t pid;
+	int n, cap;
+	int *ids;
+} UL = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void undo_list_add(int id)
+{
+	pid_t pid = svipc__proc_pid();
+	pthread_mutex_lock(&UL.mu);
+	if (UL.pid != pid) { /* a forked child inherits none of its parent's */
+		UL.pid = pid;
+		UL.n = 0;
+	}
+	int i;
+	for (i = 0; i < UL.n && UL.ids[i] != id; i++)
+		;
+	if (i == UL.n) {
+		if (UL.n == UL.cap) {
+			int cap = UL.cap ? UL.cap * 2 : 8;
+			int *ids = realloc(UL.ids, (size_t)cap * sizeof *ids);
+			if (ids) {
+				UL.ids = ids;
+				UL.cap = cap;
+			}
+		}
+		if (UL.n < UL.cap)
+			UL.ids[UL.n++] = id;
+	}
+	pthread_mutex_unlock(&UL.mu);
+}
+
+/* ---- the journal ------------------------------------------------------------------- */
+
+/* Where entry e writes, or NULL if it points outside the set (damage). */
+static void *jent_target(const struct sem_view *v, size_t size, const struct sem_jent *e)
+{
+	uint32_t off = e->off, width = e->width;
+	if ((width != 4 && width != 8) || off % width || (uint64_t)off + width > size ||
+	    off < offsetof(struct sem_set, obj.ctime))
+		return NULL;
+	return v->base + off;
+}
+
+static void jput(struct scall *c, void *where, uint32_t width, int64_t val)
+{
+	struct sem_view *v = &c->v;
+	if (c->jn >= v->njournal) {
+		CORRUPT(v);
+		return;
+	}
+	struct sem_jent *e = &v->j[c->jn++];
+	e->off = OFF(v, where);
+	e->width = width;
+	e->val = val;
+}
+
+/* The value at `where` as the transaction being built leaves it. */
+static int32_t jlook(const struct scall *c, uint32_t from, const int32_t *where)
+{
+	uint32_t off = OFF(&c->v, where);
+	for (uint32_t k = c->jn; k > from; k--)
+		if (c->v.j[k - 1].off == off)
+			return (int32_t)c->v.j[k - 1].val;
+	return *where;
+}
+
+/* Keeps nadj/nz/nundo_nz right as an adjustment changes from old to new. */
+static void adj_changed(struct sem_view *v, uint32_t off, int32_t old, int32_t new)
+{
+	if ((old != 0) == (new != 0))
+		return;
+	uint64_t idx = (off - (uint64_t)v->s->off_adj) / sizeof(int32_t);
+	uint32_t u = (uint32_t)(idx / v->nsems) + 1, num = (uint32_t)(idx % v->nsems);
+	struct sem_val *sv = &v->sem[num];
+	struct sem_undo *rec = U(v, u);
+	if (new) {
+		sv->nadj++;
+		if (rec->nz++ == 0)
+			v->s->nundo_nz++;
+	} else {
+		if (sv->nadj)
+			sv->nadj--;
+		if (rec->nz && --rec->nz == 0 && v->s->nundo_nz)
+			v->s->nundo_nz--;
+	}
+}
+
+/* Commits the transaction built so far and applies it. */
+static void jcommit(struct scall *c)
+{
+	struct sem_view *v = &c->v;
+	uint32_t n = c->jn;
+	if (!n || v->corrupt)
+		return;
+	STORE(&v->s->j_n, n); /* the commit point */
+	uint64_t adj_lo = v->s->off_adj, adj_hi = adj_lo + (uint64_t)v->nundo * v->nsems * 4;
+	for (uint32_t k = 0; k < n; k++) {
+		struct sem_jent *e = &v->j[k];
+		void *p = jent_target(v, c->ref.size, e);
+		if (!p) {
+			CORRUPT(v);
+			continue;
+		}
+		if (e->width == 8) {
+			*(int64_t *)p = e->val;
+			continue;
+		}
+		if (e->off >= adj_lo && e->off < adj_hi)
+			adj_changed(v, e->off, *(int32_t *)p, (int32_t)e->val);
+		*(int32_t *)p = (int32_t)e->val;
+	}
+	STORE(&v->s->j_n, 0);
+	c->jn = 0;
+}
+
+/* ---- locking and recovery --------------------------------------------------------- */
+
+static void apply_set(struct sem_set *s)
+{
+	s->obj.perm.uid = s->set_uid;
+	s->obj.perm.gid = s->set_gid;
+	s->obj.perm.mode = s->set_mode;
+	s->obj.ctime = s->set_ctime;
+	STORE(&s->set_valid, 0);
+}
+
+static void list_append(struct sem_view *v, uint32_t i)
+{
+	struct sem_set *s = v->s;
+	struct sem_waiter *w = W(v, i);
+	w->next = 0;
+	w->prev = s->wtail;
+	if (s->wtail && s->wtail <= v->nwaiters)
+		W(v, s->wtail)->next = i;
+	else
+		s->whead = i;
+	s->wtail = i;
+}
+
+/* Recovery: the list again from the slots of live waiters, in arrival order. */
+static void waiters_rebuild(struct sem_view *v)
+{
+	struct sem_set *s = v->s;
+	uint32_t order[SEM_NWAITERS];
+	uint32_t n = 0;
+	s->npoll = 0; /* slotless waiters that died are not counted any more */
+	for (uint32_t i = 1; i <= v->nwaiters; i++) {
+		struct sem_waiter *w = W(v, i);
+		if ((w->state == SW_WAIT || w->state == SW_POLL) && svipc__proc_alive(w->token))
+			order[n++] = i;
+		else
+			w->state = SW_FREE;
+	}
+	for (uint32_t a = 1; a < n; a++) /* insertion sort by arrival (wrap-safe) */
+		for (uint32_t b = a; b > 0 && (int32_t)(W(v, order[b])->arrival - W(v, order[b - 1])->arrival) < 0; b--) {
+			uint32_t t = order[b];
+			order[b] = order[b - 1];
+			order[b - 1] = t;
+		}
+	s->whead = s->wtail = 0;
+	s->nwait = n;
+	for (uint32_t k = 0; k < n; k++)
+		list_append(v, order[k]);
+}
+
+/* Recovery: the counters derived from the undo records, and a check of the values. */
+static void derived_rebuild(struct sem_view *v)
+{
+	struct sem_set *s = v->s;
+	for (uint32_t i = 0; i < v->nsems; i++) {
+		v->sem[i].nadj = 0;
+		if (v->sem[i].val < 0 || v->sem[i].val > SEM_VMX)
+			CORRUPT(v);
+	}
+	if (s->undo_hi > v->nundo)
+		s->undo_hi = v->nundo;
+	s->nundo_nz = 0;
+	for (uint32_t u = 1; u <= v->nundo; u++) {
+		struct sem_undo *rec = U(v, u);
+		rec->nz = 0;
+		if (u > s->undo_hi || rec->state != SU_USED || rec->epoch != s->adj_epoch)
+			continue;
+		for (uint32_t i = 0; i < v->nsems; i++)
+			if (*ADJ(v, u, i)) {
+				rec->nz++;
+				v->sem[i].nadj++;
+			}
+		if (rec->nz)
+			s->nundo_nz++;
+	}
+}
+
+static void wake_all(struct scall *c);
+
+static void set_recover(struct scall *c)
+{
+	struct sem_view *v = &c->v;
+	struct sem_set *s = v->s;
+	uint32_t n = LOAD(&s->j_n);
+	if (n > v->njournal) {
+		CORRUPT(v);
+	} else {
+		for (uint32_t k = 0; k < n; k++) { /* committed: complete it */
+			void *p = jent_target(v, c->ref.size, &v->j[k]);
+			if (!p)
+				CORRUPT(v);
+			else if (v->j[k].width == 8)
+				*(int64_t *)p = v->j[k].val;
+			else
+				*(int32_t *)p = (int32_t)v->j[k].val;
+		}
+	}
+	STORE(&s->j_n, 0);
+	if (LOAD(&s->set_valid))
+		apply_set(s);
+	waiters_rebuild(v);
+	derived_rebuild(v);
+	wake_all(c); /* whoever waited on the dead holder looks again */
+}
+
+/*
+ * Takes the set lock, recovering the set if its holder died. Returns 0;
+ * -EIDRM (still locked) if the set is damaged; another -errno (unlocked).
+ */
+static int set_lock(struct scall *c)
+{
+	c->jn = 0;
+	int r = svipc__lock(&c->v.s->obj.lock);
+	if (r < 0)
+		return r;
+	if (r == 1)
+		set_recover(c);
+	if (c->v.corrupt)
+		STORE(&c->v.s->obj.corrupt, 1);
+	return LOAD(&c->v.s->obj.corrupt) ? -EIDRM : 0;
+}
+
+static void set_unlock(struct scall *c)
+{
+	struct sem_set *s = c->v.s;
+	if (c->v.corrupt)
+		STORE(&s->obj.corrupt, 1);
+	svipc__unlock(&s->obj.lock);
+	for (int i = 0; i < c->nkick; i++)
+		svipc__futex_wake(c->kick[i], 1);
+	c->nkick = 0;
+	if (c->kick_poll)
+		svipc__futex_wake(&s->poll, INT_MAX);
+	c->kick_poll = 0;
+}
+
+/* ---- waiters ------------------------------------------------------------------------ */
+
+/* Walks the waiter list with a bound; stops (and flags damage) on a bad link. */
+#define FOR_WAITERS(v, i, n)                                                              \
+	for (uint32_t i = (v)->s->whead, n = 0;                                             \
+	     i && ((i) <= (v)->nwaiters || (CORRUPT(v), 0)) && n < (v)->nwaiters;          \
+	     i = W(v, i)->next, n++)
+
+static void wake_one(struct scall *c, struct sem_waiter *w)
+{
+	if (XCHG(&w->word, SVIPC_W_WOKEN) == SVIPC_W_SLEEPING) {
+		if (c->nkick < MAX_KICKS)
+			c->kick[c->nkick++] = &w->word;
+		else
+			svipc__futex_wake(&w->word, 1);
+	}
+}
+
+static void poke_pollers(struct scall *c)
+{
+	struct sem_set *s = c->v.s;
+	if (s->npoll) {
+		STORE(&s->poll, s->poll + 1);
+		c->kick_poll = 1;
+	}
+}
+
+static void wake_all(struct scall *c)
+{
+	struct sem_view *v = &c->v;
+	for (uint32_t i = 1; i <= v->nwaiters; i++)
+		if (W(v, i)->state != SW_FREE)
+			wake_one(c, W(v, i));
+	STORE(&v->s->poll, v->s->poll + 1);
+	c->kick_poll = 1;
+}
+
+/* IPC_RMID: every waiter returns EIDRM. */
+static void wake_all_removed(struct scall *c)
+{
+	struct sem_view *v = &c->v;
+	for (uint32_t i = 1; i <= v->nwaiters; i++)
+		if (W(v, i)->state != SW_FREE)
+			STORE(&W(v, i)->status, -EIDRM);
+	wake_all(c);
+}
+
+/*
+ * A waiter killed while it waited must not be handed units (they would be
+ * lost with it). One that registered moments ago is spinning, so it runs;
+ * others are asked about, which costs a system call only where waking them
+ * costs one anyway.
+ */
+static int waiter_lives(const struct sem_waiter *w)
+{
+	if (LOAD(&w->word) == SVIPC_W_ARMED && svipc__mono_ns() - w->since < WAIT_ARMED_NS)
+		return 1;
+	return svipc__proc_alive(w->token);
+}
+
+static uint32_t waiter_add(struct scall *c, const struct sem_wop *ops, uint32_t nsops,
+			   uint32_t undo, uint32_t blocking)
+{
+	struct sem_view *v = &c->v;
+	for (uint32_t i = 1; i <= v->nwaiters; i++) {
+		struct sem_waiter *w = W(v, i);
+		if (w->state != SW_FREE)
+			continue;
+		int stored = nsops <= v->opcap;
+		if (stored)
+			memcpy(WOPS(v, i), ops, nsops * sizeof *ops);
+		w->token = svipc__proc_token();
+		w->pid = svipc__proc_pid();
+		w->nsops = nsops;
+		w->undo = undo;
+		w->arrival = v->s->arrival++;
+		w->bnum = ops[blocking].num;
+		w->bop = ops[blocking].op;
+		w->since = svipc__mono_ns();
+		w->status = SEM_PENDING;
+		STORE(&w->word, SVIPC_W_ARMED);
+		w->state = stored ? SW_WAIT : SW_POLL;
+		list_append(v, i);
+		v->s->nwait++;
+		return i;
+	}
+	return 0;
+}
+
+static void waiter_del(struct sem_view *v, uint32_t i)
+{
+	struct sem_set *s = v->s;
+	struct sem_waiter *w = W(v, i);
+	if (w->state == SW_FREE)
+		return;
+	if (w->prev && w->prev <= v->nwaiters)
+		W(v, w->prev)->next = w->next;
+	else
+		s->whead = w->next;
+	if (w->next && w->next <= v->nwaiters)
+		W(v, w->next)->prev = w->prev;
+	else
+		s->wtail = w->prev;
+	w->state = SW_FREE;
+	if (s->nwait)
+		s->nwait--;
+}
+
+/* Drops the slots of waiters that died while blocked. */
+static void reap_dead_waiters(struct scall *c)
+{
+	struct sem_view *v = &c->v;
+	for (uint32_t i = 1; i <= v->nwaiters; i++) {
+		struct sem_waiter *w = W(v, i);
+		if (w->state != SW_FREE && !svipc__proc_alive(w->token))
+			waiter_del(v, i);
+	}
+}
+
+/* ---- performing operations ------------------------------------------------------- */
+
+/* 1 if two operations may name the same semaphore (then each looks at the journal). */
+static int may_repeat(const struct sem_wop *ops, uint32_t n)
+{
+	uint64_t seen = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t bit = 1ull << (ops[i].num % 64);
+		if (seen & bit)
+			return 1;
+		seen |= bit;
+	}
+	return 0;
+}
+
+static void set_otime(struct sem_set *s)
+{
+	int64_t now = svipc__real_sec();
+	if (s->otime != now)
+		s->otime = now;
+}
+
+/*
+ * The kernel's perform_atomic_semop: the operations in order, each on the
+ * values the earlier ones left. Their results go into the transaction (not
+ * committed). Returns 0; 1 if one would block (*blocking: which), -EAGAIN
+ * if that one has IPC_NOWAIT; -ERANGE; -EIDRM if the set is damaged. On
+ * anything but 0 the transaction is as before.
+ */
+static int eval(struct scall *c, const struct sem_wop *ops, uint32_t nsops, uint32_t u,
+		int32_t pid, uint32_t *blocking)
+{
+	struct sem_view *v = &c->v;
+	uint32_t from = c->jn;
+	int dup = may_repeat(ops, nsops);
+	int r;
+	uint32_t i;
+	for (i = 0; i < nsops; i++) {
+		uint32_t num = ops[i].num;
+		int32_t op = ops[i].op;
+		if (num >= v->nsems) {
+			CORRUPT(v);
+			r = -EIDRM;
+			goto undo;
+		}
+		int32_t *vp = &v->sem[num].val;
+		int64_t cur = dup ? jlook(c, from, vp) : *vp;
+		if ((op == 0 && cur != 0) || cur + op < 0)
+			goto block;
+		if (cur + op > SEM_VMX) {
+			r = -ERANGE;
+			goto undo;
+		}
+		if (ops[i].flg & SEM_UNDO) {
+			if (!u) {
+				CORRUPT(v);
+				r = -EIDRM;
+				goto undo;
+			}
+			int32_t *ap = ADJ(v, u, num);
+			int64_t adj = (int64_t)(dup ? jlook(c, from, ap) : *ap) - op;
+			if (adj < -SEM_AEM - 1 || adj > SEM_AEM) {
+				r = -ERANGE;
+				goto undo;
+			}
+			jput(c, ap, 4, adj);
+		}
+		jput(c, vp, 4, cur + op);
+	}
+	for (i = 0; i < nsops; i++)
+		jput(c, &v->sem[ops[i].num].pid, 4, pid);
+	if (v->corrupt) {
+		c->jn = from;
+		return -EIDRM;
+	}
+	return 0;
+block:
+	*blocking = i;
+	r = (ops[i].flg & IPC_NOWAIT) ? -EAGAIN : 1;
+undo:
+	c->jn = from;
+	return r;
+}
+
+/* After ops completed: can a waiter that blocked before now go? (the kernel's check_restart) */
+static int opens_doors(const struct sem_view *v, const struct sem_wop *ops, uint32_t nsops)
+{
+	for (uint32_t i = 0; i < nsops; i++)
+		if (ops[i].op > 0 || (ops[i].num < v->nsems && v->sem[ops[i].num].val == 0))
+			return 1;
+	return 0;
+}
+
+static void undo_make_current(struct sem_view *v, uint32_t u);
+static int undo_reap(struct scall *c, const struct sem_wop *ops, uint32_t nsops);
+static int others_hold(const struct sem_view *v, const struct sem_wop *ops, uint32_t nsops,
+		       uint32_t mine);
+
+/*
+ * After the values changed: every waiting call that can now complete is
+ * completed for its caller, in arrival order (a waiter's completion may let
+ * an older one go: then from the start again), and woken. A waiter whose
+ * call now fails (ERANGE, or IPC_NOWAIT on the operation it now blocks at)
+ * is woken with that error, as the kernel does.
+ */
+static void update_queue(struct scall *c)
+{
+	struct sem_view *v = &c->v;
+	poke_pollers(c);
+	for (int again = 1; again && !v->corrupt;) {
+		again = 0;
+		FOR_WAITERS(v, i, n) {
+			struct sem_waiter *w = W(v, i);
+			if (w->state == SW_POLL) {
+				if (LOAD(&w->word) != SVIPC_W_WOKEN)
+					wake_one(c, w);
+				continue;
+			}
+			if (w->state != SW_WAIT || LOAD(&w->status) != SEM_PENDING)
+				continue;
+			uint32_t nsops = w->nsops, u = w->undo;
+			if (nsops < 1 || nsops > v->opcap || u > v->nundo) {
+				CORRUPT(v);
+				return;
+			}
+			if (u && U(v, u)->state != SU_USED)
+				continue; /* its owner is gone (records go only with their owner) */
+			if (u)
+				undo_make_current(v, u);
+			const struct sem_wop *ops = WOPS(v, i);
+			/* What a dead process's undo would change, Linux changed first. */
+			if (others_hold(v, ops, nsops, u) && undo_reap(c, ops, nsops)) {
+				again = 1;
+				break;
+			}
+			uint32_t b = 0;
+			int r = eval(c, ops, nsops, u, w->pid, &b);
+			if (r == 1) {
+				w->bnum = ops[b].num;
+				w->bop = ops[b].op;
+				continue;
+			}
+			if (!waiter_lives(w)) {
+				c->jn = 0;
+				continue;
+			}
+			if (r == 0) {
+				jput(c, &w->status, 4, 0);
+				jcommit(c);
+				set_otime(v->s);
+				wake_one(c, w);
+				if (opens_doors(v, ops, nsops)) {
+					again = 1;
+					break;
+				}
+			} else {
+				STORE(&w->status, r);
+				wake_one(c, w);
+			}
+		}
+	}
+}
+
+/* ---- undo records -------------------------------------------------------------------- */
+
+/* A row left from before a SETALL is all zero: make it so before it is used. */
+static void undo_make_current(struct sem_view *v, uint32_t u)
+{
+	struct sem_undo *rec = U(v, u);
+	if (rec->epoch == v->s->adj_epoch)
+		return;
+	memset(ADJ(v, u, 0), 0, (size_t)v->nsems * sizeof(int32_t));
+	rec->nz = 0;
+	STORE(&rec->epoch, v->s->adj_epoch);
+}
+
+/*
+ * Applies record u's adjustments as the kernel's exit_sem does (each value
+ * clamped to 0..SEMVMX, sempid set to the owner) and frees it, in one
+ * transaction. The caller then runs update_queue.
+ */
+static void undo_apply(struct scall *c, uint32_t u)
+{
+	struct sem_view *v = &c->v;
+	struct sem_undo *rec = U(v, u);
+	if (rec->epoch == v->s->adj_epoch && rec->nz) {
+		for (uint32_t i = 0; i < v->nsems; i++) {
+			int32_t *ap = ADJ(v, u, i);
+			int32_t a = *ap;
+			if (!a)
+				continue;
+			int64_t val = (int64_t)v->sem[i].val + a;
+			jput(c, &v->sem[i].val, 4, MIN(MAX(val, 0), SEM_VMX));
+			jput(c, &v->sem[i].pid, 4, rec->pid);
+			jput(c, ap, 4, 0);
+		}
+	}
+	jput(c, &rec->state, 4, SU_FREE);
+	jcommit(c);
+	set_otime(v->s);
+}
+
+/*
+ * Applies the records of dead processes that hold an adjustment on a
+ * semaphore that ops name (all of them if ops is NULL). Returns how many;
+ * if any, the caller runs update_queue.
+ */
+static int undo_reap(struct scall *c, const struct sem_wop *ops, uint32_t nsops)
+{
+	struct sem_view *v = &c->v;
+	struct sem_set *s = v->s;
+	int n = 0;
+	if (!s->nundo_nz)
+		return 0;
+	uint32_t hi = MIN(s->undo_hi, v->nundo);
+	for (uint32_t u = 1; u <= hi; u++) {
+		struct sem_undo *rec = U(v, u);
+		if (rec->state != SU_USED || !rec->nz || rec->epoch != s->adj_epoch)
+			continue;
+		int relevant = !ops;
+		for (uint32_t i = 0; i < nsops && !relevant; i++)
+			relevant = ops[i].num < v->nsems && *ADJ(v, u, ops[i].num) != 0;
+		if (relevant && !undo_owner_alive(rec)) {
+			undo_apply(c, u);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* 1 if a process other than the owner of record `mine` holds an adjustment on what ops name. */
+static int others_hold(const struct sem_view *v, const struct sem_wop *ops, uint32_t nsops,
+		       uint32_t mine)
+{
+	if (!v->s->nundo_nz)
+		return 0;
+	for (uint32_t i = 0; i < nsops; i++) {
+		uint32_t num = ops[i].num;
+		if (num >= v->nsems)
+			continue;
+		uint32_t held = v->sem[num].nadj;
+		if (mine && *ADJ(v, mine, num) != 0 && held)
+			held--;
+		if (held)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * This process's undo record in the set (found by pid and start time, so
+ * one made before an exec is found again), made if `create`. Returns its
+ * index, 0 if there is none, or -ENOMEM if every record is in use by a
+ * live process.
+ */
+static long undo_find(struct scall *c, int id, int create)
+{
+	struct sem_view *v = &c->v;
+	struct sem_set *s = v->s;
+	pid_t pid;
+	uint64_t start;
+	me_get(&pid, &start);
+	uint32_t token = svipc__proc_token();
+	struct sem_view *cached = c->ref.view;
+	uint32_t u = cached ? LOAD_RELAXED(&cached->undo_hint) : 0;
+	uint32_t hi = MIN(s->undo_hi, v->nundo);
+	if (!(u >= 1 && u <= hi && U(v, u)->state == SU_USED && U(v, u)->pid == pid &&
+	      U(v, u)->start == start)) {
+		for (u = 1; u <= hi; u++)
+			if (U(v, u)->state == SU_USED && U(v, u)->pid == pid && U(v, u)->start == start)
+				break;
+		if (u > hi) {
+			if (!create)
+				return 0;
+			for (int pass = 0;; pass++) {
+				for (u = 1; u <= v->nundo; u++)
+					if (U(v, u)->state != SU_USED)
+						break;
+				if (u <= v->nundo || pass)
+					break;
+				/* Full: free the records of the dead (applying theirs). */
+				int freed = 0;
+				for (uint32_t k = 1; k <= hi; k++)
+					if (U(v, k)->state == SU_USED && !undo_owner_alive(U(v, k))) {
+						undo_apply(c, k);
+						freed = 1;
+					}
+				if (freed)
+					update_queue(c);
+			}
+			if (u > v->nundo)
+				return -ENOMEM;
+			struct sem_undo *rec = U(v, u);
+			memset(ADJ(v, u, 0), 0, (size_t)v->nsems * sizeof(int32_t));
+			rec->pid = pid;
+			rec->start = start;
+			rec->token = token;
+			rec->epoch = s->adj_epoch;
+			rec->nz = 0;
+			STORE(&rec->state, SU_USED); /* the commit point of a new record */
+			if (u > s->undo_hi)
+				s->undo_hi = u;
+		}
+		if (cached)
+			STORE_RELAXED(&cached->undo_hint, u);
+		undo_list_add(id);
+	}
+	struct sem_undo *rec = U(v, u);
+	if (rec->token != token)
+		rec->token = token; /* after an exec: the new image's token */
+	undo_make_current(v, u);
+	return u;
+}
+
+/* ---- opening a set --------------------------------------------------------------------- */
+
+static int set_open(int id, struct scall *c)
+{
+	c->nkick = 0;
+	c->kick_poll = 0;
+	c->unlocked = 0;
+	c->jn = 0;
+	int r = svipc__get(&svipc__sem_ops, id, &c->ref);
+	if (r < 0)
+		return r;
+	if (c->ref.view_ok && LOAD(c->ref.view_ok)) {
+		memcpy(&c->v, c->ref.view, sizeof c->v);
+		return 0;
+	}
+	r = sem_view_make(&c->v, (struct sem_set *)c->ref.obj, c->ref.size);
+	if (r < 0) {
+		svipc__obj_put(&c->ref);
+		return r;
+	}
+	if (c->ref.view_ok) {
+		memcpy(c->ref.view, &c->v, sizeof c->v);
+		STORE(c->ref.view_ok, 1);
+	}
+	return 0;
+}
+
+static void set_close(struct scall *c, int id)
+{
+	int removed = LOAD(&c->ref.obj->removed);
+	svipc__obj_put(&c->ref);
+	if (removed)
+		svipc__obj_forget(SVIPC_SEM, id);
+}
+
+static int64_t deadline_of(const struct timespec *timeout)
+{
+	if (!timeout)
+		return -1;
+	if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000)
+		return -2;
+	int64_t ns = svipc__mono_ns();
+	if (timeout->tv_sec > (INT64_MAX - ns) / 1000000000 - 1)
+		return -1;
+	return ns + (int64_t)timeout->tv_sec * 1000000000 + timeout->tv_nsec;
+}
+
+/* ---- semop ------------------------------------------------------------------------------ */
+
+/*
+ * Blocks until another call completes ours, or a signal, the deadline, the
+ * removal of the set. Called and returns locked (unless c->unlocked).
+ * Returns the call's result, or 1: look again (no slot, or a slot
+ * without stored operations, or recovery dropped it).
+ */
+static int sem_block(struct scall *c, const struct sem_wop *ops, uint32_t nsops, uint32_t u,
+		     uint32_t blocking, int64_t deadline)
+{
+	struct sem_view *v = &c->v;
+	struct sem_set *s = v->s;
+	uint32_t slot = waiter_add(c, ops, nsops, u, blocking);
+	int r, lr, st;
+	if (!slot) {
+		/* No free slot: poll the word that every change bumps. */
+		uint32_t word = LOAD(&s->poll);
+		s->npoll++;
+		set_unlock(c);
+		int64_t t = WAIT_SLICE_NS;
+		if (deadline >= 0)
+			t = MIN(t, MAX(deadline - svipc__mono_ns(), 0));
+		r = svipc__futex_wait(&s->poll, word, t);
+		lr = set_lock(c);
+		if (lr < 0 && lr != -EIDRM) {
+			c->unlocked = 1;
+			return lr;
+		}
+		if (s->npoll)
+			s->npoll--;
+		if (r == -EINTR)
+			return -EINTR;
+		if (deadline >= 0 && svipc__mono_ns() >= deadline)
+			return -EAGAIN;
+		return 1;
+	}
+	uint32_t me = W(v, slot)->token;
+	int64_t undo_slice = UNDO_SLICE_MIN;
+	for (;;) {
+		int64_t slice = others_hold(v, ops, nsops, u) ? undo_slice : WAIT_SLICE_NS;
+		set_unlock(c);
+		/* Spinning pays only while few wait: each spinner holds a CPU. */
+		r = svipc__wait(&W(v, slot)->word, deadline, slice, slot <= 2);
+		lr = set_lock(c);
+		if (lr < 0 && lr != -EIDRM) {
+			c->unlocked = 1;
+			return lr;
+		}
+		struct sem_waiter *w = W(v, slot);
+		if (w->state == SW_FREE || w->token != me)
+			return 1; /* recovery dropped our slot: start over */
+		st = LOAD(&w->status);
+		if (st != SEM_PENDING)
+			break;
+		if (lr == -EIDRM || LOAD(&s->obj.removed)) {
+			st = -EIDRM;
+			break;
+		}
+		if (r == -EINTR || r == -ETIMEDOUT) {
+			st = r == -EINTR ? -EINTR : -EAGAIN;
+			break;
+		}
+		if (w->state == SW_POLL) {
+			st = 1;
+			break;
+		}
+		/* A quiet slice, or a wake-up with nothing for us: look around. */
+		reap_dead_waiters(c);
+		undo_reap(c, ops, nsops);
+		update_queue(c);
+		st = LOAD(&w->status);
+		if (st != SEM_PENDING)
+			break;
+		STORE(&w->word, SVIPC_W_ARMED);
+		w->since = svipc__mono_ns();
+		undo_slice = MIN(undo_slice * 2, UNDO_SLICE_MAX);
+	}
+	waiter_del(v, slot);
+	return st;
+}
+
+static long do_semtimedop(int id, struct sembuf *sops, size_t nsops,
+			  const struct timespec *timeout)
+{
+	if (nsops < 1 || id < 0)
+		return -EINVAL;
+	const struct svipc_ns_limits *lim;
+	int r = svipc__ns_lim(&lim);
+	if (r < 0)
+		return r;
+	if (nsops > LOAD_RELAXED(&lim->semopm))
+		return -E2BIG;
+	int64_t deadline = deadline_of(timeout); /* measured from here, as the kernel does */
+	if (deadline == -2)
+		return -EINVAL;
+	const struct sem_wop *ops = (const struct sem_wop *)sops;
+	uint32_t n = (uint32_t)nsops, max = 0;
+	int undos = 0, alter = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		max = MAX(max, ops[i].num);
+		undos |= (ops[i].flg & SEM_UNDO) != 0;
+		alter |= ops[i].op != 0;
+	}
+	struct scall c;
+	r = set_open(id, &c);
+	if (r < 0)
+		return r;
+	struct sem_view *v = &c.v;
+	struct sem_set *s = v->s;
+	if (max >= v->nsems) {
+		r = -EFBIG;
+		goto out;
+	}
+	if (svipc__perm_check(&s->obj.perm, alter ? S_IWUGO : S_IRUGO)) {
+		r = -EACCES;
+		goto out;
+	}
+	if (n > v->jops) {
+		r = -E2BIG; /* semopm was raised after the set was made */
+		goto out;
+	}
+	r = set_lock(&c);
+	if (r < 0 && r != -EIDRM)
+		goto out;
+	int32_t pid = svipc__proc_pid();
+	for (int waited = 0; r == 0; waited = 1) {
+		if (LOAD(&s->obj.removed)) {
+			r = waited ? -EIDRM : -EINVAL;
+			break;
+		}
+		long u = 0;
+		if (undos) {
+			u = undo_find(&c, id, 1);
+			if (u < 0) {
+				r = (int)u;
+				break;
+			}
+		}
+		if (others_hold(v, ops, n, (uint32_t)u) && undo_reap(&c, ops, n))
+			update_queue(&c);
+		uint32_t b = 0;
+		r = eval(&c, ops, n, (uint32_t)u, pid, &b);
+		if (r == 0) {
+			jcommit(&c);
+			set_otime(s);
+			if (alter && (s->whead || s->npoll))
+				update_queue(&c);
+			break;
+		}
+		if (r < 0)
+			break;
+		r = sem_block(&c, ops, n, (uint32_t)u, b, deadline);
+		if (c.unlocked)
+			goto out;
+		if (r == 1)
+			r = 0; /* look again */
+		else
+			break;
+	}
+	set_unlock(&c);
+out:
+	set_close(&c, id);
+	return r;
+}
+
+/* ---- semctl ------------------------------------------------------------------------------ */
+
+union semun_arg {
+	int val;
+	struct semid_ds *buf;
+	unsigned short *array;
+	struct seminfo *info;
+};
+
+static long sem_info(int cmd, struct seminfo *si)
+{
+	struct svipc_ns_limits lim;
+	int maxidx, in_use;
+	int r = svipc__ns_limits(&lim);
+	if (r == 0)
+		r = svipc__ns_usage(SVIPC_SEM, &maxidx, &in_use);
+	if (r < 0)
+		return r;
+	memset(si, 0, sizeof *si);
+	si->semmni = (int)MIN(lim.semmni, (uint64_t)INT_MAX);
+	si->semmns = (int)MIN(lim.semmns, (uint64_t)INT_MAX);
+	si->semmsl = (int)MIN(lim.semmsl, (uint64_t)INT_MAX);
+	si->semopm = (int)MIN(lim.semopm, (uint64_t)INT_MAX);
+	si->semvmx = SEM_VMX;
+	si->semmnu = K_SEMMNU;
+	si->semmap = K_SEMMAP;
+	si->semume = K_SEMUME;
+	if (cmd == SEM_INFO) {
+		si->semusz = in_use;
+		si->semaem = (int)MIN(svipc__ns_units(SVIPC_SEM), (uint64_t)INT_MAX);
+	} else {
+		si->semusz = K_SEMUSZ;
+		si->semaem = SEM_AEM;
+	}
+	return maxidx < 0 ? 0 : maxidx;
+}
+
+/* GETNCNT/GETZCNT: live waiters whose blocking operation is a decrement (zero-wait) of num. */
+static int count_waiters(struct scall *c, uint32_t num, int zero)
+{
+	struct sem_view *v = &c->v;
+	int n = 0;
+	for (uint32_t i = 1; i <= v->nwaiters; i++) {
+		struct sem_waiter *w = W(v, i);
+		if (w->state == SW_FREE || LOAD(&w->status) != SEM_PENDING || w->bnum != num ||
+		    (zero ? w->bop != 0 : w->bop >= 0))
+			continue;
+		if (svipc__proc_alive(w->token))
+			n++;
+		else
+			waiter_del(v, i);
+	}
+	return n;
+}
+
+static void fill_stat(struct sem_view *v, struct semid_ds *buf)
+{
+	struct sem_set *s = v->s;
+	memset(buf, 0, sizeof *buf);
+	svipc__perm_to_user(&s->obj.perm, &buf->sem_perm);
+	buf->sem_otime = s->otime;
+	buf->sem_ctime = s->obj.ctime;
+	buf->sem_nsems = v->nsems;
+}
+
+/* SETVAL: the value, its pid, and every process's adjustment on it cleared; one transaction. */
+static void do_setval(struct scall *c, uint32_t num, int val)
+{
+	struct sem_view *v = &c->v;
+	struct sem_set *s = v->s;
+	if (v->sem[num].nadj) {
+		uint32_t hi = MIN(s->undo_hi, v->nundo);
+		for (uint32_t u = 1; u <= hi; u++)
+			if (U(v, u)->state == SU_USED && U(v, u)->epoch == s->adj_epoch &&
+			    *ADJ(v, u, num))
+				jput(c, ADJ(v, u, num), 4, 0);
+	}
+	jput(c, &v->sem[num].val, 4, val);
+	jput(c, &v->sem[num].pid, 4, svipc__proc_pid());
+	jput(c, &s->obj.ctime, 8, svipc__real_sec());
+	jcommit(c);
+	update_queue(c);
+}
+
+/* SETALL: all values and pids, and every adjustment cleared (a new epoch); one transaction. */
+static void do_setall(struct scall *c, const unsigned short *vals)
+{
+	struct sem_view *v = &c->v;
+	struct sem_set *s = v->s;
+	int32_t pid = svipc__proc_pid();
+	for (uint32_t i = 0; i < v->nsems; i++) {
+		jput(c, &v->sem[i].val, 4, vals[i]);
+		jput(c, &v->sem[i].pid, 4, pid);
+	}
+	jput(c, &s->adj_epoch, 4, (int32_t)(s->adj_epoch + 1));
+	jput(c, &s->obj.ctime, 8, svipc__real_sec());
+	jcommit(c);
+	if (v->corrupt)
+		return;
+	/* Every row is stale now: the derived counters say so. */
+	for (uint32_t i = 0; i < v->nsems; i++)
+		v->sem[i].nadj = 0;
+	s->nundo_nz = 0;
+	update_queue(c);
+}
+
+static long do_semctl(int id, int num, int cmd, union semun_arg arg)
+{
+	if (id < 0)
+		return -EINVAL;
+#ifndef __LP64__
+	cmd &= ~IPC_64;
+#endif
+	int stat_by_index = 0;
+	struct semid_ds in;
+	switch (cmd) {
+	case IPC_INFO:
+	case SEM_INFO:
+		return sem_info(cmd, arg.info);
+	case SEM_STAT:
+	case SEM_STAT_ANY:
+		id = svipc__ns_index_to_id(SVIPC_SEM, id);
+		if (id < 0)
+			return id;
+		stat_by_index = 1;
+		break;
+	case SETVAL:
+		if (arg.val > SEM_VMX || arg.val < 0)
+			return -ERANGE;
+		break;
+	case IPC_SET:
+		memcpy(&in, arg.buf, sizeof in); /* the kernel copies in before the lookup */
+		break;
+	case IPC_STAT:
+	case GETALL:
+	case GETVAL:
+	case GETPID:
+	case GETNCNT:
+	case GETZCNT:
+	case SETALL:
+	case IPC_RMID:
+		break;
+	default:
+		return -EINVAL;
+	}
+	struct scall c;
+	long r = set_open(id, &c);
+	if (r < 0)
+		return r;
+	struct sem_view *v = &c.v;
+	struct sem_set *s = v->s;
+	unsigned short *vals = NULL;
+	int single = cmd == GETVAL || cmd == GETPID || cmd == GETNCNT || cmd == GETZCNT;
+	/* Checks before the lock, in the kernel's order for each command. */
+	if (cmd == SETVAL) {
+		if (num < 0 || (uint32_t)num >= v->nsems)
+			r = -EINVAL;
+		else if (svipc__perm_check(&s->obj.perm, S_IWUGO))
+			r = -EACCES;
+	} else if (single || cmd == GETALL || cmd == SETALL || cmd == IPC_STAT || cmd == SEM_STAT) {
+		if (svipc__perm_check(&s->obj.perm, cmd == SETALL ? S_IWUGO : S_IRUGO))
+			r = -EACCES;
+		else if (single && (num < 0 || (uint32_t)num >= v->nsems))
+			r = -EINVAL;
+	}
+	if (r == 0 && cmd == SETALL) {
+		vals = malloc((size_t)v->nsems * sizeof *vals);
+		if (!vals) {
+			r = -ENOMEM;
+		} else {
+			memcpy(vals, arg.array, (size_t)v->nsems * sizeof *vals);
+			for (uint32_t i = 0; i < v->nsems && r == 0; i++)
+				if (vals[i] > SEM_VMX)
+					r = -ERANGE;
+		}
+	}
+	if (r < 0)
+		goto out;
+	r = set_lock(&c);
+	if (r < 0) {
+		if (r == -EIDRM)
+			set_unlock(&c);
+		goto out;
+	}
+	if (LOAD(&s->obj.removed)) {
+		r = -EINVAL;
+		goto unlock;
+	}
+	/* What a dead process's undo would have changed, Linux changed at its exit. */
+	if (cmd != IPC_SET && cmd != IPC_RMID && undo_reap(&c, NULL, 0))
+		update_queue(&c);
+	switch (cmd) {
+	case IPC_STAT:
+	case SEM_STAT:
+	case SEM_STAT_ANY:
+		fill_stat(v, arg.buf);
+		r = stat_by_index ? id : 0;
+		break;
+	case GETVAL:
+		r = v->sem[num].val;
+		break;
+	case GETPID:
+		r = v->sem[num].pid;
+		break;
+	case GETNCNT:
+	case GETZCNT:
+		r = count_waiters(&c, (uint32_t)num, cmd == GETZCNT);
+		break;
+	case GETALL:
+		for (uint32_t i = 0; i < v->nsems; i++)
+			arg.array[i] = (unsigned short)v->sem[i].val;
+		r = 0;
+		break;
+	case SETVAL:
+		do_setval(&c, (uint32_t)num, arg.val);
+		r = v->corrupt ? -EIDRM : 0;
+		break;
+	case SETALL:
+		do_setall(&c, vals);
+		r = v->corrupt ? -EIDRM : 0;
+		break;
+	case IPC_SET:
+		if (!svipc__perm_is_owner(&s->obj.perm)) {
+			r = -EPERM;
+			break;
+		}
+		if (in.sem_perm.uid == (uid_t)-1 || in.sem_perm.gid == (gid_t)-1) {
+			r = -EINVAL;
+			break;
+		}
+		s->set_uid = in.sem_perm.uid;
+		s->set_gid = in.sem_perm.gid;
+		s->set_mode = (s->obj.perm.mode & ~0777u) | (in.sem_perm.mode & 0777u);
+		s->set_ctime = svipc__real_sec();
+		STORE(&s->set_valid, 1); /* the commit point */
+		apply_set(s);
+		r = 0;
+		break;
+	case IPC_RMID:
+		if (!svipc__perm_is_owner(&s->obj.perm)) {
+			r = -EPERM;
+			break;
+		}
+		set_unlock(&c);
+		r = svipc__ipc_remove(&svipc__sem_ops, id);
+		goto out;
+	}
+unlock:
+	set_unlock(&c);
+out:
+	free(vals);
+	set_close(&c, id);
+	return r;
+}
+
+/* ---- exit: this process's adjustments ------------------------------------------------ */
+
+/* Linux applies a process's undo records when it exits; svipc at exit(). */
+__attribute__((destructor)) static void undo_at_exit(void)
+{
+	pthread_mutex_lock(&UL.mu);
+	int n = UL.pid == svipc__proc_pid() ? UL.n : 0;
+	int *ids = n ? malloc((size_t)n * sizeof *ids) : NULL;
+	if (ids)
+		memcpy(ids, UL.ids, (size_t)n * sizeof *ids);
+	UL.n = 0;
+	pthread_mutex_unlock(&UL.mu);
+	for (int k = 0; ids && k < n; k++) {
+		struct scall c;
+		if (set_open(ids[k], &c) < 0)
+			continue;
+		int r = set_lock(&c);
+		if (r == 0 && !LOAD(&c.v.s->obj.removed)) {
+			long u = undo_find(&c, ids[k], 0);
+			if (u > 0) {
+				undo_apply(&c, (uint32_t)u);
+				update_queue(&c);
+			}
+		}
+		if (r == 0 || r == -EIDRM)
+			set_unlock(&c);
+		set_close(&c, ids[k]);
+	}
+	free(ids);
+}
+
+/* ---- public API ------------------------------------------------------------------------- */
+
+SVIPC_EXPORT int svipc_semget(key_t key, int nsems, int semflg)
+{
+	const struct svipc_ns_limits *lim;
+	int r = svipc__ns_lim(&lim);
+	if (r < 0)
+		return (int)svipc__ret(r);
+	/* Checked before the key is looked up, as the kernel's ksys_semget does. */
+	if (nsems < 0 || (uint64_t)nsems > LOAD_RELAXED(&lim->semmsl) ||
+	    (uint32_t)nsems > SEM_NSEMS_MAX)
+		return (int)svipc__ret(-EINVAL);
+	struct sem_params p = { nsems };
+	return (int)svipc__ret(svipc__ipcget(&svipc__sem_ops, key, semflg, &p));
+}
+
+SVIPC_EXPORT int svipc_semtimedop(int semid, struct sembuf *sops, size_t nsops,
+				  const struct timespec *timeout)
+{
+	return (int)svipc__ret(do_semtimedop(semid, sops, nsops, timeout));
+}
+
+SVIPC_EXPORT int svipc_semop(int semid, struct sembuf *sops, size_t nsops)
+{
+	return (int)svipc__ret(do_semtimedop(semid, sops, nsops, NULL));
+}
+
+SVIPC_EXPORT int svipc_semctl(int semid, int semnum, int cmd, ...)
+{
+	union semun_arg arg = { 0 };
+	switch (cmd & ~IPC_64) {
+	case IPC_SET:
+	case IPC_STAT:
+	case IPC_INFO:
+	case GETALL:
+	case SETVAL:
+	case SETALL:
+	case SEM_STAT:
+	case SEM_INFO:
+	case SEM_STAT_ANY: {
+		va_list ap;
+		va_start(ap, cmd);
+		arg = va_arg(ap, union semun_arg);
+		va_end(ap);
+		break;
+	}
+	}
+	return (int)svipc__ret(do_semctl(semid, semnum, cmd, arg));
+}
