@@ -59,6 +59,7 @@ enum svipc_fork_phase { SVIPC_FORK_PREPARE, SVIPC_FORK_PARENT, SVIPC_FORK_CHILD 
 void svipc__proc_atfork(enum svipc_fork_phase phase);
 void svipc__cache_atfork(enum svipc_fork_phase phase);
 void svipc__shm_atfork(enum svipc_fork_phase phase);
+void svipc__sem_atfork(enum svipc_fork_phase phase);
 
 /* util.c */
 int svipc__futex_wait(uint32_t *word, uint32_t expect, int64_t timeout_ns);

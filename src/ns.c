@@ -89,6 +89,7 @@ static struct {
 static void atfork_prepare(void)
 {
 	svipc__shm_atfork(SVIPC_FORK_PREPARE);
+	svipc__sem_atfork(SVIPC_FORK_PREPARE);
 	pthread_mutex_lock(&NS.mu);
 	svipc__proc_atfork(SVIPC_FORK_PREPARE);
 	svipc__cache_atfork(SVIPC_FORK_PREPARE);
@@ -99,6 +100,7 @@ static void atfork_parent(void)
 	svipc__cache_atfork(SVIPC_FORK_PARENT);
 	svipc__proc_atfork(SVIPC_FORK_PARENT);
 	pthread_mutex_unlock(&NS.mu);
+	svipc__sem_atfork(SVIPC_FORK_PARENT);
 	svipc__shm_atfork(SVIPC_FORK_PARENT);
 }
 
@@ -108,6 +110,7 @@ static void atfork_child(void)
 	svipc__cache_atfork(SVIPC_FORK_CHILD);
 	svipc__proc_atfork(SVIPC_FORK_CHILD);
 	pthread_mutex_unlock(&NS.mu);
+	svipc__sem_atfork(SVIPC_FORK_CHILD);
 	/* Last: it re-registers the child's attachments, using all of the above. */
 	svipc__shm_atfork(SVIPC_FORK_CHILD);
 }

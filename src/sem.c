@@ -343,6 +343,15 @@ static struct {
 	int *ids;
 } UL = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
+/* fork: the child must not inherit the list's mutex held by another thread. */
+void svipc__sem_atfork(enum svipc_fork_phase phase)
+{
+	if (phase == SVIPC_FORK_PREPARE)
+		pthread_mutex_lock(&UL.mu);
+	else
+		pthread_mutex_unlock(&UL.mu);
+}
+
 static void undo_list_add(int id)
 {
 	pid_t pid = svipc__proc_pid();
