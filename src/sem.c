@@ -65,7 +65,7 @@ struct sem_view {
 	struct sem_undo *un;
 	int32_t *adj;
 	struct sem_jent *j;
-	uint32_t nsems, nwaiters, opcap, nundo, njournal, jops;
+	uint32_t nsems, nwaiters, opcap, nundo, njournal, nbig;
 	uint32_t undo_hint; /* this process's undo record (in the cached copy) */
 	int corrupt;
 };
@@ -86,7 +86,7 @@ struct scall {
 #define W(v, i) (&(v)->w[(i) - 1])
 #define U(v, u) (&(v)->un[(u) - 1])
 #define ADJ(v, u, n) (&(v)->adj[(size_t)((u) - 1) * (v)->nsems + (n)])
-#define WOPS(v, i) (&(v)->wop[(size_t)((i) - 1) * (v)->opcap])
+#define BIG(v, b) (&(v)->wop[(size_t)((b) - 1) * (v)->opcap])
 #define OFF(v, p) ((uint32_t)((char *)(p) - (v)->base))
 #define CORRUPT(v) ((v)->corrupt = 1)
 
@@ -98,36 +98,38 @@ static inline size_t align_up(size_t x, size_t a)
 /* ---- geometry ------------------------------------------------------------------- */
 
 struct sem_geom {
-	uint32_t nsems, nwaiters, opcap, nundo, njournal, jops;
+	uint32_t nsems, nwaiters, opcap, nundo, njournal, nbig;
 	uint64_t off_sem, off_waiter, off_wop, off_undo, off_adj, off_journal;
 	uint64_t size;
 };
 
 /*
- * Everything follows from nsems and jops (semopm when the set was made):
- * the journal holds the largest transaction (a semop of jops operations,
- * an undo record applied, SETVAL clearing every record's adjustment).
+ * Everything follows from nsems and opcap (semopm when the set was made,
+ * at most SEM_OPCAP_MAX). A transaction writes each word once (repeats
+ * update their entry), so the journal holds the largest one whatever
+ * the number of operations: 3 words per semaphore (value, pid, the
+ * caller's adjustment) plus, for SETVAL, one adjustment per undo record.
  */
-static void sem_layout(uint32_t nsems, uint32_t jops, struct sem_geom *g)
+static void sem_layout(uint32_t nsems, uint32_t opcap, struct sem_geom *g)
 {
 	g->nsems = nsems;
-	g->jops = jops;
 	g->nwaiters = SEM_NWAITERS;
-	g->opcap = MIN(jops, SEM_OPCAP_MAX);
+	g->opcap = opcap;
+	g->nbig = SEM_NBIG;
 	uint64_t row = (uint64_t)nsems * sizeof(int32_t);
 	g->nundo = (uint32_t)MIN(MAX(SEM_UNDO_BYTES / (row + sizeof(struct sem_undo)), SEM_NUNDO_MIN),
 				 SEM_NUNDO_MAX);
-	g->njournal = 3 * jops + 3 * nsems + g->nundo + 8;
+	g->njournal = 3 * nsems + g->nundo + 16;
 	g->off_sem = align_up(sizeof(struct sem_set), 64);
 	g->off_waiter = align_up(g->off_sem + (uint64_t)nsems * sizeof(struct sem_val), 64);
 	g->off_wop = g->off_waiter + (uint64_t)g->nwaiters * sizeof(struct sem_waiter);
-	g->off_undo = align_up(g->off_wop + (uint64_t)g->nwaiters * g->opcap * sizeof(struct sem_wop), 64);
+	g->off_undo = align_up(g->off_wop + (uint64_t)g->nbig * g->opcap * sizeof(struct sem_wop), 64);
 	g->off_adj = align_up(g->off_undo + (uint64_t)g->nundo * sizeof(struct sem_undo), 64);
 	g->off_journal = align_up(g->off_adj + (uint64_t)g->nundo * row, 64);
 	g->size = align_up(g->off_journal + (uint64_t)g->njournal * sizeof(struct sem_jent), 4096);
 }
 
-/* Checks a set's header against the layout its nsems and jops give and the mapping. */
+/* Checks a set's header against the layout its nsems and opcap give and the mapping. */
 static int sem_view_make(struct sem_view *v, struct sem_set *s, size_t size)
 {
 	memset(v, 0, sizeof *v);
@@ -135,13 +137,13 @@ static int sem_view_make(struct sem_view *v, struct sem_set *s, size_t size)
 	v->base = (char *)s;
 	if (size < sizeof *s)
 		goto bad;
-	uint32_t nsems = LOAD_RELAXED(&s->nsems), jops = LOAD_RELAXED(&s->pad);
-	if (nsems < 1 || nsems > SEM_NSEMS_MAX || jops < 1 || jops > 65536)
+	uint32_t nsems = LOAD_RELAXED(&s->nsems), opcap = LOAD_RELAXED(&s->opcap);
+	if (nsems < 1 || nsems > SEM_NSEMS_MAX || opcap < 1 || opcap > SEM_OPCAP_MAX)
 		goto bad;
 	struct sem_geom g;
-	sem_layout(nsems, jops, &g);
+	sem_layout(nsems, opcap, &g);
 	if (g.size > size || LOAD_RELAXED(&s->nwaiters) != g.nwaiters ||
-	    LOAD_RELAXED(&s->opcap) != g.opcap || LOAD_RELAXED(&s->nundo) != g.nundo ||
+	    LOAD_RELAXED(&s->nbig) != g.nbig || LOAD_RELAXED(&s->nundo) != g.nundo ||
 	    LOAD_RELAXED(&s->njournal) != g.njournal || s->off_sem != g.off_sem ||
 	    s->off_waiter != g.off_waiter || s->off_wop != g.off_wop || s->off_undo != g.off_undo ||
 	    s->off_adj != g.off_adj || s->off_journal != g.off_journal || g.size > UINT32_MAX)
@@ -157,7 +159,7 @@ static int sem_view_make(struct sem_view *v, struct sem_set *s, size_t size)
 	v->opcap = g.opcap;
 	v->nundo = g.nundo;
 	v->njournal = g.njournal;
-	v->jops = jops;
+	v->nbig = g.nbig;
 	return LOAD_RELAXED(&s->obj.corrupt) ? -EIDRM : 0;
 bad:
 	STORE(&s->obj.corrupt, 1);
@@ -186,15 +188,15 @@ static uint64_t sem_max_units(const struct svipc_ns_limits *lim)
 	return lim->semmns;
 }
 
-static uint32_t lim_jops(const struct svipc_ns_limits *lim)
+static uint32_t lim_opcap(const struct svipc_ns_limits *lim)
 {
-	return (uint32_t)MIN(MAX(lim->semopm, 1), 65536);
+	return (uint32_t)MIN(MAX(lim->semopm, 1), SEM_OPCAP_MAX);
 }
 
 static size_t sem_file_size(const struct svipc_ns_limits *lim, const void *params)
 {
 	struct sem_geom g;
-	sem_layout((uint32_t)((const struct sem_params *)params)->nsems, lim_jops(lim), &g);
+	sem_layout((uint32_t)((const struct sem_params *)params)->nsems, lim_opcap(lim), &g);
 	return g.size;
 }
 
@@ -202,11 +204,11 @@ static int sem_init(void *base, size_t size, const struct svipc_ns_limits *lim, 
 {
 	struct sem_set *s = base;
 	struct sem_geom g;
-	sem_layout((uint32_t)((const struct sem_params *)params)->nsems, lim_jops(lim), &g);
+	sem_layout((uint32_t)((const struct sem_params *)params)->nsems, lim_opcap(lim), &g);
 	s->nsems = g.nsems;
-	s->pad = g.jops;
 	s->nwaiters = g.nwaiters;
 	s->opcap = g.opcap;
+	s->nbig = g.nbig;
 	s->nundo = g.nundo;
 	s->njournal = g.njournal;
 	s->off_sem = g.off_sem;
@@ -403,6 +405,20 @@ static void jput(struct scall *c, void *where, uint32_t width, int64_t val)
 	e->val = val;
 }
 
+/* jput, or the update of the entry for `where` made since entry `from`. */
+static void jset(struct scall *c, uint32_t from, int dup, int32_t *where, int32_t val)
+{
+	if (dup) {
+		uint32_t off = OFF(&c->v, where);
+		for (uint32_t k = from; k < c->jn; k++)
+			if (c->v.j[k].off == off) {
+				c->v.j[k].val = val;
+				return;
+			}
+	}
+	jput(c, where, 4, val);
+}
+
 /* The value at `where` as the transaction being built leaves it. */
 static int32_t jlook(const struct scall *c, uint32_t from, const int32_t *where)
 {
@@ -486,20 +502,44 @@ static void list_append(struct sem_view *v, uint32_t i)
 	s->wtail = i;
 }
 
+/* Waiter slots in use are below this. */
+static uint32_t w_hi(const struct sem_view *v)
+{
+	return MIN(v->s->w_hi, v->nwaiters);
+}
+
+/* The operations a waiter stored, or NULL if its slot says something impossible. */
+static const struct sem_wop *waiter_ops(const struct sem_view *v, const struct sem_waiter *w)
+{
+	uint32_t n = w->nsops, b = w->big;
+	if (n < 1)
+		return NULL;
+	if (!b)
+		return n <= SEM_INLINE_OPS ? w->ops : NULL;
+	return b <= v->nbig && n <= v->opcap ? BIG(v, b) : NULL;
+}
+
 /* Recovery: the list again from the slots of live waiters, in arrival order. */
 static void waiters_rebuild(struct sem_view *v)
 {
 	struct sem_set *s = v->s;
-	uint32_t order[SEM_NWAITERS];
-	uint32_t n = 0;
+	uint32_t hi = w_hi(v), n = 0, top = 0;
+	uint32_t *order = malloc((hi + 1) * sizeof *order);
 	s->npoll = 0; /* slotless waiters that died are not counted any more */
-	for (uint32_t i = 1; i <= v->nwaiters; i++) {
+	s->big_used = 0;
+	for (uint32_t i = 1; i <= hi; i++) {
 		struct sem_waiter *w = W(v, i);
-		if ((w->state == SW_WAIT || w->state == SW_POLL) && svipc__proc_alive(w->token))
+		if ((w->state == SW_WAIT || w->state == SW_POLL) && order &&
+		    svipc__proc_alive(w->token)) {
 			order[n++] = i;
-		else
+			top = i;
+			if (w->big && w->big <= v->nbig)
+				s->big_used |= 1ull << (w->big - 1);
+		} else {
 			w->state = SW_FREE;
+		}
 	}
+	s->w_hi = top;
 	for (uint32_t a = 1; a < n; a++) /* insertion sort by arrival (wrap-safe) */
 		for (uint32_t b = a; b > 0 && (int32_t)(W(v, order[b])->arrival - W(v, order[b - 1])->arrival) < 0; b--) {
 			uint32_t t = order[b];
@@ -510,6 +550,7 @@ static void waiters_rebuild(struct sem_view *v)
 	s->nwait = n;
 	for (uint32_t k = 0; k < n; k++)
 		list_append(v, order[k]);
+	free(order);
 }
 
 /* Recovery: the counters derived from the undo records, and a check of the values. */
@@ -628,7 +669,7 @@ static void poke_pollers(struct scall *c)
 static void wake_all(struct scall *c)
 {
 	struct sem_view *v = &c->v;
-	for (uint32_t i = 1; i <= v->nwaiters; i++)
+	for (uint32_t i = 1, hi = w_hi(v); i <= hi; i++)
 		if (W(v, i)->state != SW_FREE)
 			wake_one(c, W(v, i));
 	STORE(&v->s->poll, v->s->poll + 1);
@@ -639,7 +680,7 @@ static void wake_all(struct scall *c)
 static void wake_all_removed(struct scall *c)
 {
 	struct sem_view *v = &c->v;
-	for (uint32_t i = 1; i <= v->nwaiters; i++)
+	for (uint32_t i = 1, hi = w_hi(v); i <= hi; i++)
 		if (W(v, i)->state != SW_FREE)
 			STORE(&W(v, i)->status, -EIDRM);
 	wake_all(c);
@@ -662,13 +703,28 @@ static uint32_t waiter_add(struct scall *c, const struct sem_wop *ops, uint32_t 
 			   uint32_t undo, uint32_t blocking)
 {
 	struct sem_view *v = &c->v;
-	for (uint32_t i = 1; i <= v->nwaiters; i++) {
+	struct sem_set *s = v->s;
+	uint32_t hi = w_hi(v);
+	for (uint32_t i = 1; i <= v->nwaiters && i <= hi + 1; i++) {
 		struct sem_waiter *w = W(v, i);
 		if (w->state != SW_FREE)
 			continue;
-		int stored = nsops <= v->opcap;
-		if (stored)
-			memcpy(WOPS(v, i), ops, nsops * sizeof *ops);
+		/* The operations go in the slot, or in a free big area, or nowhere (SW_POLL). */
+		uint32_t big = 0;
+		int stored = nsops <= SEM_INLINE_OPS;
+		if (stored) {
+			memcpy(w->ops, ops, nsops * sizeof *ops);
+		} else if (nsops <= v->opcap && ~s->big_used) {
+			big = (uint32_t)__builtin_ctzll(~s->big_used) + 1;
+			if (big <= v->nbig) {
+				s->big_used |= 1ull << (big - 1);
+				memcpy(BIG(v, big), ops, nsops * sizeof *ops);
+				stored = 1;
+			} else {
+				big = 0;
+			}
+		}
+		w->big = big;
 		w->token = svipc__proc_token();
 		w->pid = svipc__proc_pid();
 		w->nsops = nsops;
@@ -681,7 +737,9 @@ static uint32_t waiter_add(struct scall *c, const struct sem_wop *ops, uint32_t 
 		STORE(&w->word, SVIPC_W_ARMED);
 		w->state = stored ? SW_WAIT : SW_POLL;
 		list_append(v, i);
-		v->s->nwait++;
+		s->nwait++;
+		if (i > s->w_hi)
+			s->w_hi = i;
 		return i;
 	}
 	return 0;
@@ -701,16 +759,21 @@ static void waiter_del(struct sem_view *v, uint32_t i)
 		W(v, w->next)->prev = w->prev;
 	else
 		s->wtail = w->prev;
+	if (w->big && w->big <= v->nbig)
+		s->big_used &= ~(1ull << (w->big - 1));
 	w->state = SW_FREE;
 	if (s->nwait)
 		s->nwait--;
+	if (i == s->w_hi)
+		while (s->w_hi && W(v, s->w_hi)->state == SW_FREE)
+			s->w_hi--;
 }
 
 /* Drops the slots of waiters that died while blocked. */
 static void reap_dead_waiters(struct scall *c)
 {
 	struct sem_view *v = &c->v;
-	for (uint32_t i = 1; i <= v->nwaiters; i++) {
+	for (uint32_t i = 1, hi = w_hi(v); i <= hi; i++) {
 		struct sem_waiter *w = W(v, i);
 		if (w->state != SW_FREE && !svipc__proc_alive(w->token))
 			waiter_del(v, i);
@@ -782,12 +845,12 @@ static int eval(struct scall *c, const struct sem_wop *ops, uint32_t nsops, uint
 				r = -ERANGE;
 				goto undo;
 			}
-			jput(c, ap, 4, adj);
+			jset(c, from, dup, ap, (int32_t)adj);
 		}
-		jput(c, vp, 4, cur + op);
+		jset(c, from, dup, vp, (int32_t)(cur + op));
 	}
 	for (i = 0; i < nsops; i++)
-		jput(c, &v->sem[ops[i].num].pid, 4, pid);
+		jset(c, from, dup, &v->sem[ops[i].num].pid, pid);
 	if (v->corrupt) {
 		c->jn = from;
 		return -EIDRM;
@@ -838,7 +901,8 @@ static void update_queue(struct scall *c)
 			if (w->state != SW_WAIT || LOAD(&w->status) != SEM_PENDING)
 				continue;
 			uint32_t nsops = w->nsops, u = w->undo;
-			if (nsops < 1 || nsops > v->opcap || u > v->nundo) {
+			const struct sem_wop *ops = waiter_ops(v, w);
+			if (!ops || u > v->nundo) {
 				CORRUPT(v);
 				return;
 			}
@@ -846,7 +910,6 @@ static void update_queue(struct scall *c)
 				continue; /* its owner is gone (records go only with their owner) */
 			if (u)
 				undo_make_current(v, u);
-			const struct sem_wop *ops = WOPS(v, i);
 			/* What a dead process's undo would change, Linux changed first. */
 			if (others_hold(v, ops, nsops, u) && undo_reap(c, ops, nsops)) {
 				again = 1;
@@ -1160,17 +1223,19 @@ static int sem_block(struct scall *c, const struct sem_wop *ops, uint32_t nsops,
 	return st;
 }
 
-static long do_semtimedop(int id, struct sembuf *sops, size_t nsops,
+static long do_semtimedop(int id, struct sembuf *sops, size_t nsops_arg,
 			  const struct timespec *timeout)
 {
-	if (nsops < 1 || id < 0)
-		return -EINVAL;
+	unsigned nsops = (unsigned)nsops_arg; /* what the system call's argument keeps */
 	const struct svipc_ns_limits *lim;
 	int r = svipc__ns_lim(&lim);
 	if (r < 0)
 		return r;
+	/* The kernel's order: E2BIG first, then EINVAL for nsops and semid, then the timeout. */
 	if (nsops > LOAD_RELAXED(&lim->semopm))
 		return -E2BIG;
+	if (nsops < 1 || id < 0)
+		return -EINVAL;
 	int64_t deadline = deadline_of(timeout); /* measured from here, as the kernel does */
 	if (deadline == -2)
 		return -EINVAL;
@@ -1194,10 +1259,6 @@ static long do_semtimedop(int id, struct sembuf *sops, size_t nsops,
 	}
 	if (svipc__perm_check(&s->obj.perm, alter ? S_IWUGO : S_IRUGO)) {
 		r = -EACCES;
-		goto out;
-	}
-	if (n > v->jops) {
-		r = -E2BIG; /* semopm was raised after the set was made */
 		goto out;
 	}
 	r = set_lock(&c);
@@ -1286,7 +1347,7 @@ static int count_waiters(struct scall *c, uint32_t num, int zero)
 {
 	struct sem_view *v = &c->v;
 	int n = 0;
-	for (uint32_t i = 1; i <= v->nwaiters; i++) {
+	for (uint32_t i = 1, hi = w_hi(v); i <= hi; i++) {
 		struct sem_waiter *w = W(v, i);
 		if (w->state == SW_FREE || LOAD(&w->status) != SEM_PENDING || w->bnum != num ||
 		    (zero ? w->bop != 0 : w->bop >= 0))

@@ -11,19 +11,22 @@
 #define SEM_VMX 32767          /* SEMVMX: the largest value */
 #define SEM_AEM SEM_VMX        /* SEMAEM: the largest adjustment */
 #define SEM_NSEMS_MAX 65536u   /* sem_num is 16 bits wide */
-#define SEM_NWAITERS 256u      /* waiter slots; more waiters poll the set's `poll` word */
-#define SEM_OPCAP_MAX 1024u    /* operations stored per waiter slot, at most */
+#define SEM_NWAITERS 32768u    /* waiter slots; more waiters poll the set's `poll` word */
+#define SEM_INLINE_OPS 8u      /* operations a waiter slot holds itself */
+#define SEM_NBIG 64u           /* areas for waiters with more operations than that */
+#define SEM_OPCAP_MAX 1024u    /* operations one such area holds, at most */
 #define SEM_UNDO_BYTES (32u << 20) /* what the undo rows of one set may span */
 #define SEM_NUNDO_MIN 64u
 #define SEM_NUNDO_MAX 1024u
 
 /*
  * The file: struct sem_set, then at the offsets the header gives:
- * sems[nsems], waiters[nwaiters], the waiters' operations
- * (opcap per waiter), undo records[nundo], their adjustment rows
+ * sems[nsems], waiters[nwaiters], SEM_NBIG areas of opcap operations for
+ * waiters with many operations, undo records[nundo], their adjustment rows
  * (nundo x nsems), and the redo journal (njournal entries). The file is
- * sparse: only what is used is ever touched. Indexes stored in shared
- * memory are 1-based, 0 meaning "none".
+ * sparse and every scan is bounded by a high-water mark, so only what is
+ * used is ever touched. Indexes stored in shared memory are 1-based, 0
+ * meaning "none".
  *
  * Crash safety. Every change of the set is one transaction under the set
  * lock: its new absolute values are written to the journal, `j_n` is
@@ -52,10 +55,11 @@ enum { SW_FREE = 0, SW_WAIT = 1, SW_POLL = 2 };
 #define SEM_PENDING 1 /* a waiter's status until its call is decided */
 
 /*
- * A blocked semop. SW_WAIT: its operations are in the set, and whoever
- * changes the set performs them for it, in arrival order, as the kernel
- * does (status then holds the call's result). SW_POLL: its operations did
- * not fit, so it is only woken on changes and tries again itself.
+ * A blocked semop. SW_WAIT: its operations are in the set (in the slot, or
+ * in big area `big`), and whoever changes the set performs them for it, in
+ * arrival order, as the kernel does (status then holds the call's result).
+ * SW_POLL: its operations did not fit, so it is only woken on changes and
+ * tries again itself.
  */
 struct sem_waiter {
 	uint32_t word;    /* wait.h states */
@@ -71,7 +75,10 @@ struct sem_waiter {
 	int16_t bop;
 	uint32_t pad;
 	int64_t since;    /* CLOCK_MONOTONIC ns when it registered */
-	uint64_t pad2;
+	uint32_t big;     /* the big area holding its operations, or 0 */
+	uint32_t pad2;
+	struct sem_wop ops[SEM_INLINE_OPS];
+	uint8_t pad3[16];
 };
 
 /*
@@ -112,8 +119,11 @@ struct sem_set {
 	uint32_t undo_hi;   /* every used undo record is below this */
 	uint32_t nundo_nz;  /* undo records with a non-zero adjustment (derived) */
 	uint32_t adj_epoch;
+	uint32_t w_hi;      /* every waiter slot in use is below this */
+	uint32_t pad;
+	uint64_t big_used;  /* big operation areas in use, one bit each (derived) */
 	/* cold: geometry, fixed at creation */
-	uint32_t nsems, nwaiters, opcap, nundo, njournal, pad;
+	uint32_t nsems, nwaiters, opcap, nundo, njournal, nbig;
 	uint64_t off_sem, off_waiter, off_wop, off_undo, off_adj, off_journal;
 	/* IPC_SET's redo record: set_valid is its commit point */
 	uint32_t set_valid, set_uid, set_gid, set_mode;
@@ -122,7 +132,7 @@ struct sem_set {
 
 _Static_assert(sizeof(struct sem_val) == 16, "sem_val is an ABI");
 _Static_assert(sizeof(struct sem_wop) == 6, "sem_wop is an ABI");
-_Static_assert(sizeof(struct sem_waiter) == 64, "sem_waiter is an ABI");
+_Static_assert(sizeof(struct sem_waiter) == 128, "sem_waiter is an ABI");
 _Static_assert(sizeof(struct sem_undo) == 32, "sem_undo is an ABI");
 _Static_assert(sizeof(struct sem_jent) == 16, "sem_jent is an ABI");
 
