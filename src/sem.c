@@ -39,13 +39,15 @@
 /*
  * A blocked call's futex wait ends after this long even without a wake-up,
  * as a safety net for a waker that died between its commit and its wake.
- * While another process holds an adjustment on a semaphore we wait for,
- * its death is looked for sooner: after UNDO_SLICE_MIN, growing to
- * UNDO_SLICE_MAX (nobody is told of a death, so it is polled for).
+ * While other processes hold adjustments on semaphores that waiters wait
+ * for, nobody is told when such a process dies, so one waiter (the oldest
+ * of those concerned) looks for that death sooner: after UNDO_SLICE_MIN,
+ * growing to UNDO_SLICE_MAX; applying the dead one's undo then wakes
+ * whoever it lets go.
  */
 #define WAIT_SLICE_NS 1000000000LL
-#define UNDO_SLICE_MIN 2000000LL
-#define UNDO_SLICE_MAX 100000000LL
+#define UNDO_SLICE_MIN 1000000LL
+#define UNDO_SLICE_MAX 10000000LL
 #define WAIT_ARMED_NS 1000000LL /* longer than any spin (wait.c) */
 #define MAX_KICKS 8
 
@@ -75,7 +77,8 @@ _Static_assert(sizeof(struct sem_view) <= SVIPC_VIEW_SIZE, "a set's view fits th
 /* One call: the set, the transaction being built, the wake-ups to issue after unlock. */
 struct scall {
 	struct svipc_ref ref;
-	struct sem_view v;
+	struct sem_view *v; /* the cached view of this mapping, or `local` */
+	struct sem_view local;
 	uint32_t jn;
 	uint32_t *kick[MAX_KICKS];
 	int nkick;
@@ -235,7 +238,8 @@ static void wake_all_removed(struct scall *c);
 static int sem_remove(struct svipc_obj *o, size_t size)
 {
 	struct scall c = { .ref = { .obj = o, .size = size } };
-	if (sem_view_make(&c.v, (struct sem_set *)o, size) < 0) {
+	c.v = &c.local;
+	if (sem_view_make(c.v, (struct sem_set *)o, size) < 0) {
 		STORE(&o->removed, SVIPC_OBJ_REMOVED);
 		return 0;
 	}
@@ -394,7 +398,7 @@ static void *jent_target(const struct sem_view *v, size_t size, const struct sem
 
 static void jput(struct scall *c, void *where, uint32_t width, int64_t val)
 {
-	struct sem_view *v = &c->v;
+	struct sem_view *v = c->v;
 	if (c->jn >= v->njournal) {
 		CORRUPT(v);
 		return;
@@ -409,10 +413,10 @@ static void jput(struct scall *c, void *where, uint32_t width, int64_t val)
 static void jset(struct scall *c, uint32_t from, int dup, int32_t *where, int32_t val)
 {
 	if (dup) {
-		uint32_t off = OFF(&c->v, where);
+		uint32_t off = OFF(c->v, where);
 		for (uint32_t k = from; k < c->jn; k++)
-			if (c->v.j[k].off == off) {
-				c->v.j[k].val = val;
+			if (c->v->j[k].off == off) {
+				c->v->j[k].val = val;
 				return;
 			}
 	}
@@ -422,10 +426,10 @@ static void jset(struct scall *c, uint32_t from, int dup, int32_t *where, int32_
 /* The value at `where` as the transaction being built leaves it. */
 static int32_t jlook(const struct scall *c, uint32_t from, const int32_t *where)
 {
-	uint32_t off = OFF(&c->v, where);
+	uint32_t off = OFF(c->v, where);
 	for (uint32_t k = c->jn; k > from; k--)
-		if (c->v.j[k - 1].off == off)
-			return (int32_t)c->v.j[k - 1].val;
+		if (c->v->j[k - 1].off == off)
+			return (int32_t)c->v->j[k - 1].val;
 	return *where;
 }
 
@@ -453,7 +457,7 @@ static void adj_changed(struct sem_view *v, uint32_t off, int32_t old, int32_t n
 /* Commits the transaction built so far and applies it. */
 static void jcommit(struct scall *c)
 {
-	struct sem_view *v = &c->v;
+	struct sem_view *v = c->v;
 	uint32_t n = c->jn;
 	if (!n || v->corrupt)
 		return;
@@ -584,7 +588,7 @@ static void wake_all(struct scall *c);
 
 static void set_recover(struct scall *c)
 {
-	struct sem_view *v = &c->v;
+	struct sem_view *v = c->v;
 	struct sem_set *s = v->s;
 	uint32_t n = LOAD(&s->j_n);
 	if (n > v->njournal) {
@@ -615,20 +619,20 @@ static void set_recover(struct scall *c)
 static int set_lock(struct scall *c)
 {
 	c->jn = 0;
-	int r = svipc__lock(&c->v.s->obj.lock);
+	int r = svipc__lock(&c->v->s->obj.lock);
 	if (r < 0)
 		return r;
 	if (r == 1)
 		set_recover(c);
-	if (c->v.corrupt)
-		STORE(&c->v.s->obj.corrupt, 1);
-	return LOAD(&c->v.s->obj.corrupt) ? -EIDRM : 0;
+	if (c->v->corrupt)
+		STORE(&c->v->s->obj.corrupt, 1);
+	return LOAD(&c->v->s->obj.corrupt) ? -EIDRM : 0;
 }
 
 static void set_unlock(struct scall *c)
 {
-	struct sem_set *s = c->v.s;
-	if (c->v.corrupt)
+	struct sem_set *s = c->v->s;
+	if (c->v->corrupt)
 		STORE(&s->obj.corrupt, 1);
 	svipc__unlock(&s->obj.lock);
 	for (int i = 0; i < c->nkick; i++)
@@ -659,7 +663,7 @@ static void wake_one(struct scall *c, struct sem_waiter *w)
 
 static void poke_pollers(struct scall *c)
 {
-	struct sem_set *s = c->v.s;
+	struct sem_set *s = c->v->s;
 	if (s->npoll) {
 		STORE(&s->poll, s->poll + 1);
 		c->kick_poll = 1;
@@ -668,7 +672,7 @@ static void poke_pollers(struct scall *c)
 
 static void wake_all(struct scall *c)
 {
-	struct sem_view *v = &c->v;
+	struct sem_view *v = c->v;
 	for (uint32_t i = 1, hi = w_hi(v); i <= hi; i++)
 		if (W(v, i)->state != SW_FREE)
 			wake_one(c, W(v, i));
@@ -679,7 +683,7 @@ static void wake_all(struct scall *c)
 /* IPC_RMID: every waiter returns EIDRM. */
 static void wake_all_removed(struct scall *c)
 {
-	struct sem_view *v = &c->v;
+	struct sem_view *v = c->v;
 	for (uint32_t i = 1, hi = w_hi(v); i <= hi; i++)
 		if (W(v, i)->state != SW_FREE)
 			STORE(&W(v, i)->status, -EIDRM);
@@ -702,7 +706,7 @@ static int waiter_lives(const struct sem_waiter *w)
 static uint32_t waiter_add(struct scall *c, const struct sem_wop *ops, uint32_t nsops,
 			   uint32_t undo, uint32_t blocking)
 {
-	struct sem_view *v = &c->v;
+	struct sem_view *v = c->v;
 	struct sem_set *s = v->s;
 	uint32_t hi = w_hi(v);
 	for (uint32_t i = 1; i <= v->nwaiters && i <= hi + 1; i++) {
@@ -772,7 +776,7 @@ static void waiter_del(struct sem_view *v, uint32_t i)
 /* Drops the slots of waiters that died while blocked. */
 static void reap_dead_waiters(struct scall *c)
 {
-	struct sem_view *v = &c->v;
+	struct sem_view *v = c->v;
 	for (uint32_t i = 1, hi = w_hi(v); i <= hi; i++) {
 		struct sem_waiter *w = W(v, i);
 		if (w->state != SW_FREE && !svipc__proc_alive(w->token))
@@ -812,7 +816,7 @@ static void set_otime(struct sem_set *s)
 static int eval(struct scall *c, const struct sem_wop *ops, uint32_t nsops, uint32_t u,
 		int32_t pid, uint32_t *blocking)
 {
-	struct sem_view *v = &c->v;
+	struct sem_view *v = c->v;
 	uint32_t from = c->jn;
 	int dup = may_repeat(ops, nsops);
 	int r;
@@ -864,6 +868,29 @@ undo:
 	return r;
 }
 
+/*
+ * The commonest semop, one operation without SEM_UNDO that can go at once
+ * on a semaphore nobody holds an adjustment on: its value and pid share
+ * one aligned 8-byte word, so one store is the whole update and its own
+ * commit point, with no journal. Returns 1 if done, 0 for the general path
+ * (which also gives the errors and blocks).
+ */
+static int single_op(struct sem_view *v, const struct sem_wop *op, int32_t pid)
+{
+	struct sem_val *sv = &v->sem[op->num];
+	int64_t cur = sv->val, next = cur + op->op;
+	if (sv->nadj || (op->op == 0 ? cur != 0 : next < 0 || next > SEM_VMX))
+		return 0;
+	/* Built in a register: composing it in memory would stall the load. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t word = (uint32_t)next | (uint64_t)(uint32_t)pid << 32;
+#else
+	uint64_t word = (uint64_t)(uint32_t)next << 32 | (uint32_t)pid;
+#endif
+	STORE((uint64_t *)sv, word);
+	return 1;
+}
+
 /* After ops completed: can a waiter that blocked before now go? (the kernel's check_restart) */
 static int opens_doors(const struct sem_view *v, const struct sem_wop *ops, uint32_t nsops)
 {
@@ -887,7 +914,7 @@ static int others_hold(const struct sem_view *v, const struct sem_wop *ops, uint
  */
 static void update_queue(struct scall *c)
 {
-	struct sem_view *v = &c->v;
+	struct sem_view *v = c->v;
 	poke_pollers(c);
 	for (int again = 1; again && !v->corrupt;) {
 		again = 0;
@@ -910,17 +937,17 @@ static void update_queue(struct scall *c)
 				continue; /* its owner is gone (records go only with their owner) */
 			if (u)
 				undo_make_current(v, u);
-			/* What a dead process's undo would change, Linux changed first. */
-			if (others_hold(v, ops, nsops, u) && undo_reap(c, ops, nsops)) {
-				again = 1;
-				break;
-			}
 			uint32_t b = 0;
 			int r = eval(c, ops, nsops, u, w->pid, &b);
 			if (r == 1) {
 				w->bnum = ops[b].num;
 				w->bop = ops[b].op;
-				continue;
+				continue; /* a dead holder it waits for is the watcher's to find */
+			}
+			/* What a dead process's undo would change, Linux changed first. */
+			if (others_hold(v, ops, nsops, u) && (c->jn = 0, undo_reap(c, ops, nsops))) {
+				again = 1;
+				break;
 			}
 			if (!waiter_lives(w)) {
 				c->jn = 0;
@@ -963,7 +990,7 @@ static void undo_make_current(struct sem_view *v, uint32_t u)
  */
 static void undo_apply(struct scall *c, uint32_t u)
 {
-	struct sem_view *v = &c->v;
+	struct sem_view *v = c->v;
 	struct sem_undo *rec = U(v, u);
 	if (rec->epoch == v->s->adj_epoch && rec->nz) {
 		for (uint32_t i = 0; i < v->nsems; i++) {
@@ -989,7 +1016,7 @@ static void undo_apply(struct scall *c, uint32_t u)
  */
 static int undo_reap(struct scall *c, const struct sem_wop *ops, uint32_t nsops)
 {
-	struct sem_view *v = &c->v;
+	struct sem_view *v = c->v;
 	struct sem_set *s = v->s;
 	int n = 0;
 	if (!s->nundo_nz)
@@ -1037,14 +1064,13 @@ static int others_hold(const struct sem_view *v, const struct sem_wop *ops, uint
  */
 static long undo_find(struct scall *c, int id, int create)
 {
-	struct sem_view *v = &c->v;
+	struct sem_view *v = c->v;
 	struct sem_set *s = v->s;
 	pid_t pid;
 	uint64_t start;
 	me_get(&pid, &start);
 	uint32_t token = svipc__proc_token();
-	struct sem_view *cached = c->ref.view;
-	uint32_t u = cached ? LOAD_RELAXED(&cached->undo_hint) : 0;
+	uint32_t u = LOAD_RELAXED(&v->undo_hint);
 	uint32_t hi = MIN(s->undo_hi, v->nundo);
 	if (!(u >= 1 && u <= hi && U(v, u)->state == SU_USED && U(v, u)->pid == pid &&
 	      U(v, u)->start == start)) {
@@ -1083,8 +1109,7 @@ static long undo_find(struct scall *c, int id, int create)
 			if (u > s->undo_hi)
 				s->undo_hi = u;
 		}
-		if (cached)
-			STORE_RELAXED(&cached->undo_hint, u);
+		STORE_RELAXED(&v->undo_hint, u);
 		undo_list_add(id);
 	}
 	struct sem_undo *rec = U(v, u);
@@ -1106,17 +1131,20 @@ static int set_open(int id, struct scall *c)
 	if (r < 0)
 		return r;
 	if (c->ref.view_ok && LOAD(c->ref.view_ok)) {
-		memcpy(&c->v, c->ref.view, sizeof c->v);
+		c->v = c->ref.view;
 		return 0;
 	}
-	r = sem_view_make(&c->v, (struct sem_set *)c->ref.obj, c->ref.size);
+	c->v = &c->local;
+	r = sem_view_make(c->v, (struct sem_set *)c->ref.obj, c->ref.size);
 	if (r < 0) {
 		svipc__obj_put(&c->ref);
 		return r;
 	}
 	if (c->ref.view_ok) {
-		memcpy(c->ref.view, &c->v, sizeof c->v);
+		/* Kept with the mapping: later calls use it in place. */
+		memcpy(c->ref.view, c->v, sizeof *c->v);
 		STORE(c->ref.view_ok, 1);
+		c->v = c->ref.view;
 	}
 	return 0;
 }
@@ -1143,6 +1171,31 @@ static int64_t deadline_of(const struct timespec *timeout)
 
 /* ---- semop ------------------------------------------------------------------------------ */
 
+/* The oldest waiter that waits on a semaphore another process holds an adjustment on. */
+static uint32_t undo_watcher(struct sem_view *v)
+{
+	if (!v->s->nundo_nz)
+		return 0;
+	FOR_WAITERS(v, i, n) {
+		struct sem_waiter *w = W(v, i);
+		const struct sem_wop *ops = w->state == SW_WAIT ? waiter_ops(v, w) : NULL;
+		struct sem_wop b = { w->bnum, w->bop, 0 };
+		if (w->state == SW_POLL)
+			ops = &b; /* its operations are not stored: the one it blocks on */
+		if (ops && others_hold(v, ops, ops == &b ? 1 : w->nsops, w->undo <= v->nundo ? w->undo : 0))
+			return i;
+	}
+	return 0;
+}
+
+/* Makes sure the waiter that should look for dead undo holders does (see undo_watcher). */
+static void kick_watcher(struct scall *c)
+{
+	uint32_t i = c->v->s->whead ? undo_watcher(c->v) : 0;
+	if (i && !W(c->v, i)->watching)
+		wake_one(c, W(c->v, i));
+}
+
 /*
  * Blocks until another call completes ours, or a signal, the deadline, the
  * removal of the set. Called and returns locked (unless c->unlocked).
@@ -1152,7 +1205,7 @@ static int64_t deadline_of(const struct timespec *timeout)
 static int sem_block(struct scall *c, const struct sem_wop *ops, uint32_t nsops, uint32_t u,
 		     uint32_t blocking, int64_t deadline)
 {
-	struct sem_view *v = &c->v;
+	struct sem_view *v = c->v;
 	struct sem_set *s = v->s;
 	uint32_t slot = waiter_add(c, ops, nsops, u, blocking);
 	int r, lr, st;
@@ -1181,7 +1234,9 @@ static int sem_block(struct scall *c, const struct sem_wop *ops, uint32_t nsops,
 	uint32_t me = W(v, slot)->token;
 	int64_t undo_slice = UNDO_SLICE_MIN;
 	for (;;) {
-		int64_t slice = others_hold(v, ops, nsops, u) ? undo_slice : WAIT_SLICE_NS;
+		int watch = undo_watcher(v) == slot;
+		W(v, slot)->watching = (uint32_t)watch;
+		int64_t slice = watch ? undo_slice : WAIT_SLICE_NS;
 		set_unlock(c);
 		/* Spinning pays only while few wait: each spinner holds a CPU. */
 		r = svipc__wait(&W(v, slot)->word, deadline, slice, slot <= 2);
@@ -1220,6 +1275,7 @@ static int sem_block(struct scall *c, const struct sem_wop *ops, uint32_t nsops,
 		undo_slice = MIN(undo_slice * 2, UNDO_SLICE_MAX);
 	}
 	waiter_del(v, slot);
+	kick_watcher(c); /* we may have been the watcher, or now hold an adjustment */
 	return st;
 }
 
@@ -1251,7 +1307,7 @@ static long do_semtimedop(int id, struct sembuf *sops, size_t nsops_arg,
 	r = set_open(id, &c);
 	if (r < 0)
 		return r;
-	struct sem_view *v = &c.v;
+	struct sem_view *v = c.v;
 	struct sem_set *s = v->s;
 	if (max >= v->nsems) {
 		r = -EFBIG;
@@ -1278,15 +1334,31 @@ static long do_semtimedop(int id, struct sembuf *sops, size_t nsops_arg,
 				break;
 			}
 		}
-		if (others_hold(v, ops, n, (uint32_t)u) && undo_reap(&c, ops, n))
-			update_queue(&c);
 		uint32_t b = 0;
-		r = eval(&c, ops, n, (uint32_t)u, pid, &b);
+		if (n == 1 && !undos && single_op(v, ops, pid)) {
+			r = 0;
+		} else {
+			r = eval(&c, ops, n, (uint32_t)u, pid, &b);
+			/*
+			 * What a dead process's undo would change, Linux changed at its
+			 * exit: look for such a process first, unless the call will
+			 * just wait (the watcher finds a dead holder within
+			 * milliseconds, and a wait may last that long anyway).
+			 */
+			if (others_hold(v, ops, n, (uint32_t)u) && (r != 1 || deadline >= 0)) {
+				c.jn = 0;
+				if (undo_reap(&c, ops, n))
+					update_queue(&c);
+				r = eval(&c, ops, n, (uint32_t)u, pid, &b);
+			}
+		}
 		if (r == 0) {
 			jcommit(&c);
 			set_otime(s);
 			if (alter && (s->whead || s->npoll))
 				update_queue(&c);
+			if (undos)
+				kick_watcher(&c); /* a new adjustment someone may wait on */
 			break;
 		}
 		if (r < 0)
@@ -1345,7 +1417,7 @@ static long sem_info(int cmd, struct seminfo *si)
 /* GETNCNT/GETZCNT: live waiters whose blocking operation is a decrement (zero-wait) of num. */
 static int count_waiters(struct scall *c, uint32_t num, int zero)
 {
-	struct sem_view *v = &c->v;
+	struct sem_view *v = c->v;
 	int n = 0;
 	for (uint32_t i = 1, hi = w_hi(v); i <= hi; i++) {
 		struct sem_waiter *w = W(v, i);
@@ -1373,7 +1445,7 @@ static void fill_stat(struct sem_view *v, struct semid_ds *buf)
 /* SETVAL: the value, its pid, and every process's adjustment on it cleared; one transaction. */
 static void do_setval(struct scall *c, uint32_t num, int val)
 {
-	struct sem_view *v = &c->v;
+	struct sem_view *v = c->v;
 	struct sem_set *s = v->s;
 	if (v->sem[num].nadj) {
 		uint32_t hi = MIN(s->undo_hi, v->nundo);
@@ -1392,7 +1464,7 @@ static void do_setval(struct scall *c, uint32_t num, int val)
 /* SETALL: all values and pids, and every adjustment cleared (a new epoch); one transaction. */
 static void do_setall(struct scall *c, const unsigned short *vals)
 {
-	struct sem_view *v = &c->v;
+	struct sem_view *v = c->v;
 	struct sem_set *s = v->s;
 	int32_t pid = svipc__proc_pid();
 	for (uint32_t i = 0; i < v->nsems; i++) {
@@ -1454,7 +1526,7 @@ static long do_semctl(int id, int num, int cmd, union semun_arg arg)
 	long r = set_open(id, &c);
 	if (r < 0)
 		return r;
-	struct sem_view *v = &c.v;
+	struct sem_view *v = c.v;
 	struct sem_set *s = v->s;
 	unsigned short *vals = NULL;
 	int single = cmd == GETVAL || cmd == GETPID || cmd == GETNCNT || cmd == GETZCNT;
@@ -1577,7 +1649,7 @@ __attribute__((destructor)) static void undo_at_exit(void)
 		if (set_open(ids[k], &c) < 0)
 			continue;
 		int r = set_lock(&c);
-		if (r == 0 && !LOAD(&c.v.s->obj.removed)) {
+		if (r == 0 && !LOAD(&c.v->s->obj.removed)) {
 			long u = undo_find(&c, ids[k], 0);
 			if (u > 0) {
 				undo_apply(&c, (uint32_t)u);

@@ -38,7 +38,7 @@
  */
 
 struct sem_val {
-	int32_t val;
+	int32_t val;   /* val and pid form one aligned 8-byte word (see single_op) */
 	int32_t pid;   /* sempid: the last process that changed it */
 	uint32_t nadj; /* undo records with a non-zero adjustment here (derived) */
 	uint32_t pad;
@@ -73,7 +73,7 @@ struct sem_waiter {
 	uint32_t arrival; /* order of registration, for rebuilding the list */
 	uint16_t bnum;    /* the operation it blocks on: GETNCNT/GETZCNT */
 	int16_t bop;
-	uint32_t pad;
+	uint32_t watching; /* it sleeps in short slices, looking for dead undo holders */
 	int64_t since;    /* CLOCK_MONOTONIC ns when it registered */
 	uint32_t big;     /* the big area holding its operations, or 0 */
 	uint32_t pad2;

@@ -68,7 +68,16 @@ int svipc__wait(uint32_t *word, int64_t deadline_ns, int64_t slice_ns, int may_s
 	}
 	if (deadline_ns >= 0 && now >= deadline_ns)
 		return -ETIMEDOUT;
-	svipc__proc_check(); /* we hold no lock here: safe to re-register */
+	/*
+	 * We hold no lock here: safe to re-register if the program closed our
+	 * descriptor. Looked at most every 100 ms: a wait is often short, and
+	 * the look costs a system call.
+	 */
+	static int64_t checked;
+	if (now - LOAD_RELAXED(&checked) >= 100000000LL) {
+		STORE_RELAXED(&checked, now);
+		svipc__proc_check();
+	}
 	uint32_t v = SVIPC_W_ARMED;
 	if (!CAS(word, &v, SVIPC_W_SLEEPING) && v != SVIPC_W_SLEEPING)
 		return 0; /* woken meanwhile */
