@@ -50,6 +50,10 @@
 #define UNDO_SLICE_MAX 10000000LL
 #define WAIT_ARMED_NS 1000000LL /* longer than any spin (wait.c) */
 #define MAX_KICKS 8
+#define MAX_CHANGES 32 /* semaphores whose change one call tracks; beyond: all changed */
+
+/* How a semaphore's value changed: what can let a waiter go. */
+enum { CHG_UP = 1, CHG_ZERO = 2, CHG_DOWN = 4 };
 
 /* The kernel's fixed figures that seminfo reports (include/uapi/linux/sem.h). */
 #define K_SEMMAP 1024000000
@@ -80,6 +84,11 @@ struct scall {
 	struct sem_view *v; /* the cached view of this mapping, or `local` */
 	struct sem_view local;
 	uint32_t jn;
+	/* The semaphores changed since update_queue last looked, and how. */
+	uint16_t chg[MAX_CHANGES];
+	uint8_t chg_kind[MAX_CHANGES];
+	int nchg;
+	int chg_all;
 	uint32_t *kick[MAX_KICKS];
 	int nkick;
 	int kick_poll;
@@ -433,6 +442,36 @@ static int32_t jlook(const struct scall *c, uint32_t from, const int32_t *where)
 	return *where;
 }
 
+/* Notes that semaphore num went from old to new, for update_queue. */
+static void note_change(struct scall *c, uint32_t num, int32_t old, int32_t new)
+{
+	uint8_t kind = (uint8_t)((new > old ? CHG_UP : 0) | (new < old ? CHG_DOWN : 0) |
+				 (new == 0 && old != 0 ? CHG_ZERO : 0));
+	if (!kind || c->chg_all)
+		return;
+	for (int i = 0; i < c->nchg; i++)
+		if (c->chg[i] == num) {
+			c->chg_kind[i] |= kind;
+			return;
+		}
+	if (c->nchg == MAX_CHANGES) {
+		c->chg_all = 1;
+		return;
+	}
+	c->chg[c->nchg] = (uint16_t)num;
+	c->chg_kind[c->nchg++] = kind;
+}
+
+static uint8_t changed(const struct scall *c, uint32_t num)
+{
+	if (c->chg_all)
+		return CHG_UP | CHG_ZERO | CHG_DOWN;
+	for (int i = 0; i < c->nchg; i++)
+		if (c->chg[i] == num)
+			return c->chg_kind[i];
+	return 0;
+}
+
 /* Keeps nadj/nz/nundo_nz right as an adjustment changes from old to new. */
 static void adj_changed(struct sem_view *v, uint32_t off, int32_t old, int32_t new)
 {
@@ -463,6 +502,7 @@ static void jcommit(struct scall *c)
 		return;
 	STORE(&v->s->j_n, n); /* the commit point */
 	uint64_t adj_lo = v->s->off_adj, adj_hi = adj_lo + (uint64_t)v->nundo * v->nsems * 4;
+	uint64_t sem_lo = v->s->off_sem, sem_hi = sem_lo + (uint64_t)v->nsems * sizeof(struct sem_val);
 	for (uint32_t k = 0; k < n; k++) {
 		struct sem_jent *e = &v->j[k];
 		void *p = jent_target(v, c->ref.size, e);
@@ -476,6 +516,9 @@ static void jcommit(struct scall *c)
 		}
 		if (e->off >= adj_lo && e->off < adj_hi)
 			adj_changed(v, e->off, *(int32_t *)p, (int32_t)e->val);
+		else if (e->off >= sem_lo && e->off < sem_hi && (e->off - sem_lo) % sizeof(struct sem_val) == 0)
+			note_change(c, (uint32_t)((e->off - sem_lo) / sizeof(struct sem_val)), *(int32_t *)p,
+				    (int32_t)e->val);
 		*(int32_t *)p = (int32_t)e->val;
 	}
 	STORE(&v->s->j_n, 0);
@@ -629,18 +672,25 @@ static int set_lock(struct scall *c)
 	return LOAD(&c->v->s->obj.corrupt) ? -EIDRM : 0;
 }
 
+/*
+ * The futex wake-ups go out before the lock is released: a waker killed
+ * after its unlock but before its wake-ups would leave a waiter that was
+ * handed its units asleep for a whole slice, while one killed holding the
+ * lock is recovered, and recovery wakes everyone. (A spinning waiter needs
+ * no wake-up at all, so the fast hand-off is not slowed.)
+ */
 static void set_unlock(struct scall *c)
 {
 	struct sem_set *s = c->v->s;
 	if (c->v->corrupt)
 		STORE(&s->obj.corrupt, 1);
-	svipc__unlock(&s->obj.lock);
 	for (int i = 0; i < c->nkick; i++)
 		svipc__futex_wake(c->kick[i], 1);
 	c->nkick = 0;
 	if (c->kick_poll)
 		svipc__futex_wake(&s->poll, INT_MAX);
 	c->kick_poll = 0;
+	svipc__unlock(&s->obj.lock);
 }
 
 /* ---- waiters ------------------------------------------------------------------------ */
@@ -906,11 +956,29 @@ static int others_hold(const struct sem_view *v, const struct sem_wop *ops, uint
 		       uint32_t mine);
 
 /*
+ * Whether the changes noted since the last look can alter a waiter's
+ * outcome: a single operation only if its semaphore went the way it waits
+ * for; several, if any of their semaphores changed (an earlier operation
+ * with IPC_NOWAIT may now fail).
+ */
+static int waiter_concerned(const struct scall *c, const struct sem_waiter *w,
+			    const struct sem_wop *ops)
+{
+	if (w->nsops == 1)
+		return (changed(c, w->bnum) & (w->bop < 0 ? CHG_UP : CHG_ZERO)) != 0;
+	for (uint32_t i = 0; i < w->nsops; i++)
+		if (changed(c, ops[i].num))
+			return 1;
+	return 0;
+}
+
+/*
  * After the values changed: every waiting call that can now complete is
  * completed for its caller, in arrival order (a waiter's completion may let
  * an older one go: then from the start again), and woken. A waiter whose
  * call now fails (ERANGE, or IPC_NOWAIT on the operation it now blocks at)
- * is woken with that error, as the kernel does.
+ * is woken with that error, as the kernel does. Only waiters that the
+ * noted changes concern are evaluated (c->chg_all: all of them).
  */
 static void update_queue(struct scall *c)
 {
@@ -935,6 +1003,8 @@ static void update_queue(struct scall *c)
 			}
 			if (u && U(v, u)->state != SU_USED)
 				continue; /* its owner is gone (records go only with their owner) */
+			if (!waiter_concerned(c, w, ops))
+				continue;
 			if (u)
 				undo_make_current(v, u);
 			uint32_t b = 0;
@@ -945,9 +1015,13 @@ static void update_queue(struct scall *c)
 				continue; /* a dead holder it waits for is the watcher's to find */
 			}
 			/* What a dead process's undo would change, Linux changed first. */
-			if (others_hold(v, ops, nsops, u) && (c->jn = 0, undo_reap(c, ops, nsops))) {
-				again = 1;
-				break;
+			if (others_hold(v, ops, nsops, u)) {
+				c->jn = 0;
+				if (undo_reap(c, ops, nsops)) {
+					again = 1;
+					break;
+				}
+				r = eval(c, ops, nsops, u, w->pid, &b); /* the same values: the same result */
 			}
 			if (!waiter_lives(w)) {
 				c->jn = 0;
@@ -968,6 +1042,15 @@ static void update_queue(struct scall *c)
 			}
 		}
 	}
+	c->nchg = 0;
+	c->chg_all = 0;
+}
+
+/* update_queue over every waiter, whatever changed. */
+static void update_queue_all(struct scall *c)
+{
+	c->chg_all = 1;
+	update_queue(c);
 }
 
 /* ---- undo records -------------------------------------------------------------------- */
@@ -1127,6 +1210,8 @@ static int set_open(int id, struct scall *c)
 	c->kick_poll = 0;
 	c->unlocked = 0;
 	c->jn = 0;
+	c->nchg = 0;
+	c->chg_all = 0;
 	int r = svipc__get(&svipc__sem_ops, id, &c->ref);
 	if (r < 0)
 		return r;
@@ -1266,7 +1351,7 @@ static int sem_block(struct scall *c, const struct sem_wop *ops, uint32_t nsops,
 		/* A quiet slice, or a wake-up with nothing for us: look around. */
 		reap_dead_waiters(c);
 		undo_reap(c, ops, nsops);
-		update_queue(c);
+		update_queue_all(c);
 		st = LOAD(&w->status);
 		if (st != SEM_PENDING)
 			break;
@@ -1337,6 +1422,10 @@ static long do_semtimedop(int id, struct sembuf *sops, size_t nsops_arg,
 		uint32_t b = 0;
 		if (n == 1 && !undos && single_op(v, ops, pid)) {
 			r = 0;
+			if (s->whead) {
+				int32_t now = v->sem[ops[0].num].val;
+				note_change(&c, ops[0].num, now - ops[0].op, now);
+			}
 		} else {
 			r = eval(&c, ops, n, (uint32_t)u, pid, &b);
 			/*
