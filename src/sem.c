@@ -628,6 +628,7 @@ static void derived_rebuild(struct sem_view *v)
 }
 
 static void wake_all(struct scall *c);
+static void update_queue_all(struct scall *c);
 
 static void set_recover(struct scall *c)
 {
@@ -652,6 +653,13 @@ static void set_recover(struct scall *c)
 		apply_set(s);
 	waiters_rebuild(v);
 	derived_rebuild(v);
+	/*
+	 * A committed change's hand-offs are part of it (the kernel makes them
+	 * in the same semop): a holder that died between its commit and the
+	 * end of its update_queue has them made now, before the next user can
+	 * take the units ahead of an older waiter.
+	 */
+	update_queue_all(c);
 	wake_all(c); /* whoever waited on the dead holder looks again */
 }
 
@@ -1215,6 +1223,19 @@ static int set_open(int id, struct scall *c)
 	int r = svipc__get(&svipc__sem_ops, id, &c->ref);
 	if (r < 0)
 		return r;
+	/*
+	 * The namespace entry says whether the set stands: IPC_RMID commits
+	 * there (the key is hidden at once), so a remover that died before it
+	 * marked the set leaves a set that must read as gone, and whose
+	 * removal is completed here.
+	 */
+	int st = svipc__ns_state(SVIPC_SEM, id);
+	if (st != SVIPC_NS_LIVE) {
+		svipc__obj_put(&c->ref);
+		if (st == SVIPC_NS_DEST)
+			svipc__ns_reap(&svipc__sem_ops, id);
+		return -EINVAL;
+	}
 	if (c->ref.view_ok && LOAD(c->ref.view_ok)) {
 		c->v = c->ref.view;
 		return 0;
