@@ -15,9 +15,14 @@
 #define SEM_INLINE_OPS 8u      /* operations a waiter slot holds itself */
 #define SEM_NBIG 64u           /* areas for waiters with more operations than that */
 #define SEM_OPCAP_MAX 1024u    /* operations one such area holds, at most */
-#define SEM_UNDO_BYTES (32u << 20) /* what the undo rows of one set may span */
+/*
+ * Undo records per set: as many processes as may hold SEM_UNDO adjustments
+ * on it at once (Linux's only limit is memory). The rows are sparse, so
+ * the bound is on address space: SEM_UNDO_BYTES of rows at most.
+ */
+#define SEM_UNDO_BYTES (256u << 20)
 #define SEM_NUNDO_MIN 64u
-#define SEM_NUNDO_MAX 1024u
+#define SEM_NUNDO_MAX 32768u
 
 /*
  * The file: struct sem_set, then at the offsets the header gives:
