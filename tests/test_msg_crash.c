@@ -377,7 +377,16 @@ static void sender(struct worker *w)
 			STORE(&r->state, ST_SENT);
 			__atomic_fetch_add(&S->n_sent, 1, __ATOMIC_RELAXED);
 			__atomic_fetch_add(&S->qprog[w->q], 1, __ATOMIC_RELAXED);
-		} else if ((e == EAGAIN && style < 5) || (e == EINTR && LOAD(&S->stop))) {
+		} else if (e == EAGAIN && style < 5) {
+			/*
+			 * Not sent: the number is used again. Burning one per failed
+			 * IPC_NOWAIT send ran a sender out of numbers (MAXSEQ) while a
+			 * full queue waited for receivers on a loaded machine, and the
+			 * watchdog then saw a queue that made no progress.
+			 */
+			STORE(&r->state, ST_NONE);
+			STORE(&S->next_seq[sid], k);
+		} else if (e == EINTR && LOAD(&S->stop)) {
 			STORE(&r->state, ST_FAILED);
 		} else {
 			wfail("sender %d: msgsnd(seq %u, %u bytes, style %d): %s", sid, k, len, style,
@@ -812,6 +821,43 @@ static struct worker *next_holder(uint32_t dead)
 }
 
 /* Kills w and notes where it died: returns 1 if it held a lock, 0, or -1 on failure. */
+/* What every worker is doing, for a stall's report: state, system call, wait channel. */
+static void dump_stall(int nworkers, uint32_t lock_word)
+{
+	uint32_t owner = lock_word & ~SVIPC_LOCK_WAITERS;
+	if (owner)
+		fprintf(stderr, "  lock owner token %#x: pid %d, alive %d\n", owner,
+			(int)svipc__proc_token_pid(owner), svipc__proc_alive(owner));
+	for (int i = 0; i < nworkers; i++) {
+		char path[64], st[256] = "", sc[128] = "", wc[64] = "";
+		FILE *f;
+		snprintf(path, sizeof path, "/proc/%d/stat", (int)W[i].pid);
+		if ((f = fopen(path, "re"))) {
+			if (!fgets(st, sizeof st, f))
+				st[0] = 0;
+			fclose(f);
+		}
+		snprintf(path, sizeof path, "/proc/%d/syscall", (int)W[i].pid);
+		if ((f = fopen(path, "re"))) {
+			if (!fgets(sc, sizeof sc, f))
+				sc[0] = 0;
+			fclose(f);
+		}
+		snprintf(path, sizeof path, "/proc/%d/wchan", (int)W[i].pid);
+		if ((f = fopen(path, "re"))) {
+			if (!fgets(wc, sizeof wc, f))
+				wc[0] = 0;
+			fclose(f);
+		}
+		st[strcspn(st, "\n")] = 0;
+		sc[strcspn(sc, "\n")] = 0;
+		char *p = strrchr(st, ')');
+		fprintf(stderr, "  %s %d pid %d token %#x: state %.1s, syscall %s, wchan %s\n",
+			role_name[W[i].role], W[i].idx, (int)W[i].pid, LOAD(&S->tok[W[i].idx]),
+			p && p[1] ? p + 2 : "?", sc, wc);
+	}
+}
+
 static int kill_one(struct worker *w, int stopping)
 {
 	if (!w->pid)
@@ -1815,8 +1861,9 @@ static void run_phase(const struct phase *ph, int *sid_next, int scale)
 				last_prog[q] = p;
 				last_prog_t[q] = now;
 			} else if (now - last_prog_t[q] > 5000000000LL) {
-				T_FAIL("%s: queue %d made no progress for 5 s (lock word %#x)", ph->name, q,
-				       lock_words[q] ? LOAD(lock_words[q]) : 0);
+				uint32_t lw = lock_words[q] ? LOAD(lock_words[q]) : 0;
+				T_FAIL("%s: queue %d made no progress for 5 s (lock word %#x)", ph->name, q, lw);
+				dump_stall(nw, lw);
 				broken = 1;
 			}
 		}
