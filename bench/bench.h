@@ -60,4 +60,28 @@ void shm_footnote(void);
 /* The targets line; ratio[i] as shm_print returned it, 0 if not run. */
 void shm_targets(const double ratio[SHM_NWORK]);
 
+/* ---- bench_sem.c: the semaphore workloads --------------------------------- */
+
+/* Kernel semaphore sets a sem run holds, for the top process to remove if it dies. */
+struct sem_held {
+	int n;
+	int ids[2];
+};
+
+#define SEM_NWORK 4
+
+const char *sem_work_name(int i); /* table name */
+const char *sem_work_id(int i);   /* its --only selector, e.g. "sem-pair" */
+unsigned sem_budget(void);        /* seconds one run may take */
+/* Measures workload i on implementation api (in a process of its own). */
+void sem_run(int i, int api, struct result *res, struct sem_held *held);
+/* IPC_RMID on the kernel sets still held; async-signal-safe. */
+void sem_release_kernel(struct sem_held *held);
+/* Prints workload i's rows; returns the ratio of its main figure (0: none). */
+double sem_print(int i, const struct result r[NAPI]);
+/* What the rows measure, printed under them. */
+void sem_footnote(void);
+/* The targets line; ratio[i] as sem_print returned it, 0 if not run. */
+void sem_targets(const double ratio[SEM_NWORK]);
+
 #endif

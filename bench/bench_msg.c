@@ -5,8 +5,9 @@
  * and against svipc (svipc_msg*), through one table of function pointers, and
  * prints one table: workload | metric | kernel | svipc | ratio, where ratio is
  * svipc's speedup (>1: svipc is faster), whatever the direction of the metric.
- * The shared-memory workloads (bench_shm.c) follow in the same table; --only
- * msg or --only shm runs one group.
+ * The shared-memory workloads (bench_shm.c) and the semaphore workloads
+ * (bench_sem.c) follow in the same table; --only msg, --only shm or
+ * --only sem runs one group.
  *
  * Shape of a run: the top process never calls the system under test. For each
  * (workload, implementation) it forks a supervisor, which creates the queue,
@@ -14,15 +15,16 @@
  * shared memory (a futex on our own mapping, never the system under test),
  * waits for them, computes the figures and removes the queue. A crash or hang
  * of the implementation thus costs one cell of the table ("ERR"), not the run.
- * A shm workload is measured by that forked process itself (bench_shm.c);
- * the kernel segments it holds are recorded in the shared state, so that the
- * top process can remove them when it dies.
+ * A shm or sem workload is measured by that forked process itself
+ * (bench_shm.c, bench_sem.c; the sem ping-pong forks its partner); the
+ * kernel segments and semaphore sets it holds are recorded in the shared
+ * state, so that the top process can remove them when it dies.
  *
  * Never hangs: every process has an alarm(); workers and supervisors die with
  * their parent (PR_SET_PDEATHSIG); the top process is a child subreaper and
  * reaps every descendant; on its own alarm or on SIGINT/SIGTERM it removes the
- * kernel queues and segments still recorded and the svipc namespace
- * directory, then exits.
+ * kernel queues, segments and semaphore sets still recorded and the svipc
+ * namespace directory, then exits.
  *
  * Each (workload, implementation) runs --reps times (default 3, kernel and
  * svipc interleaved) and the table shows the median of each figure: a single
@@ -121,6 +123,7 @@ struct bench_cfg cfg = { 0, 0.7, 0, -1, 3 };
 /* Workloads selected by --only: all unless a group or workload is named. */
 static int sel_msg = 1;
 static unsigned sel_shm = (1u << SHM_NWORK) - 1;
+static unsigned sel_sem = (1u << SEM_NWORK) - 1;
 
 /* ---- shared state (anonymous MAP_SHARED, set up by the top process) ------ */
 
@@ -141,6 +144,7 @@ struct shared {
 	double timer_ns;     /* typed: cost of one clock_gettime pair */
 	char werr[MAX_WORKERS][200];
 	struct shm_held shm_held; /* kernel segments of a shm run, for emergencies */
+	struct sem_held sem_held; /* kernel semaphore sets of a sem run, likewise */
 	struct result res;
 };
 
@@ -653,6 +657,7 @@ static void on_fatal(int sig)
 		for (int i = 0; i < sh->nq && i < 2; i++)
 			msgctl(sh->qids[i], IPC_RMID, NULL);
 		shm_release_kernel(&sh->shm_held);
+		sem_release_kernel(&sh->sem_held);
 	}
 	/* Reap the supervisor and its workers (they die with it, then are ours). */
 	for (int i = 0; i < 1000; i++) {
@@ -693,13 +698,15 @@ static void reap_orphans(void)
  * before them measured the same, so a short one keeps --quick quick.
  */
 #define SHM_SETTLE_US 50000
+/* The sem workloads include a two-process ping-pong: the msg groups' rest. */
+#define SEM_SETTLE_US 300000
 
-enum group { G_MSG, G_SHM };
+enum group { G_MSG, G_SHM, G_SEM };
 
 /* Runs workload i of group g on implementation a, in a process of its own. */
 static void run_one(enum group g, int i, int a, struct result *out)
 {
-	sleep_us(g == G_MSG ? SETTLE_US : SHM_SETTLE_US);
+	sleep_us(g == G_MSG ? SETTLE_US : g == G_SHM ? SHM_SETTLE_US : SEM_SETTLE_US);
 	memset(sh, 0, sizeof *sh);
 	cur_api = a;
 	pid_t p = fork();
@@ -712,6 +719,11 @@ static void run_one(enum group g, int i, int a, struct result *out)
 		if (g == G_MSG) {
 			child_setup(top_pid, run_budget() + 10);
 			supervise(&workloads[i], &apis[a]);
+		}
+		if (g == G_SEM) {
+			child_setup(top_pid, sem_budget() + 10);
+			sem_run(i, a, &sh->res, &sh->sem_held);
+			_exit(sh->res.ok ? 0 : 1);
 		}
 		child_setup(top_pid, shm_budget() + 10);
 		shm_run(i, a, &sh->res, &sh->shm_held);
@@ -728,6 +740,7 @@ static void run_one(enum group g, int i, int a, struct result *out)
 		for (int k = 0; k < sh->nq && k < 2; k++)
 			msgctl(sh->qids[k], IPC_RMID, NULL);
 		shm_release_kernel(&sh->shm_held);
+		sem_release_kernel(&sh->sem_held);
 	}
 	*out = sh->res;
 	if (!out->ok && !out->err[0]) {
@@ -813,16 +826,18 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: svipc-bench [--quick] [--only X[,X...]] [--iters N] [--seconds S] [--reps R]\n"
-		"  Runs message-queue and shared-memory workloads on the kernel and on svipc\n"
-		"  and prints a table.\n"
+		"  Runs message-queue, shared-memory and semaphore workloads on the kernel and\n"
+		"  on svipc and prints a table.\n"
 		"  --quick       short runs (about 0.25 s each; total well under 20 s)\n"
 		"  --only X      run only what X names (repeatable, or a comma-separated list):\n"
-		"                kernel or svipc: that implementation; msg or shm: that group\n"
-		"                of workloads; shm-cycle, shm-attach, shm-copy, shm-cold: that\n"
-		"                shm workload. Implementations and workloads combine:\n"
+		"                kernel or svipc: that implementation; msg, shm or sem: that\n"
+		"                group of workloads; shm-cycle, shm-attach, shm-copy, shm-cold,\n"
+		"                sem-pair, sem-undo, sem-pingpong, sem-multi: that workload.\n"
+		"                Implementations and workloads combine:\n"
 		"                --only shm,svipc runs the shm workloads on svipc alone.\n"
 		"  --iters N     fixed count per run (messages, round trips, receives,\n"
-		"                shm cycles, attach+detach pairs, copies) instead of a duration\n"
+		"                shm cycles, attach+detach pairs, copies, semop pairs) instead\n"
+		"                of a duration\n"
 		"  --seconds S   duration of each measured run (default 0.7, quick 0.25)\n"
 		"  --reps R      runs per workload and implementation, median shown\n"
 		"                (default 3; 1 with --quick or --iters)\n"
@@ -831,10 +846,11 @@ static void usage(FILE *f)
 }
 
 /*
- * Adds one --only list to *api_mask (bit per implementation), *msg and *shm
- * (workloads named). Returns 0, or -1 for a name it does not know.
+ * Adds one --only list to *api_mask (bit per implementation), *msg, *shm and
+ * *sem (workloads named). Returns 0, or -1 for a name it does not know.
  */
-static int parse_only(const char *list, unsigned *api_mask, int *msg, unsigned *shm)
+static int parse_only(const char *list, unsigned *api_mask, int *msg, unsigned *shm,
+		      unsigned *sem)
 {
 	char buf[256];
 	snprintf(buf, sizeof buf, "%s", list);
@@ -848,12 +864,20 @@ static int parse_only(const char *list, unsigned *api_mask, int *msg, unsigned *
 			*msg = 1;
 		else if (!strcmp(t, "shm"))
 			*shm = (1u << SHM_NWORK) - 1;
+		else if (!strcmp(t, "sem"))
+			*sem = (1u << SEM_NWORK) - 1;
 		else {
 			for (k = 0; k < SHM_NWORK && strcmp(t, shm_work_id(k)); k++)
 				;
-			if (k == SHM_NWORK)
+			if (k < SHM_NWORK) {
+				*shm |= 1u << k;
+				continue;
+			}
+			for (k = 0; k < SEM_NWORK && strcmp(t, sem_work_id(k)); k++)
+				;
+			if (k == SEM_NWORK)
 				return -1;
-			*shm |= 1u << k;
+			*sem |= 1u << k;
 		}
 	}
 	return 0;
@@ -883,14 +907,14 @@ int main(int argc, char **argv)
 {
 	double seconds = -1;
 	long reps = 0;
-	unsigned only_apis = 0, only_shm = 0;
+	unsigned only_apis = 0, only_shm = 0, only_sem = 0;
 	int only_msg = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--quick")) {
 			cfg.quick = 1;
 		} else if (!strcmp(a, "--only") && i + 1 < argc) {
-			if (parse_only(argv[++i], &only_apis, &only_msg, &only_shm) == -1) {
+			if (parse_only(argv[++i], &only_apis, &only_msg, &only_shm, &only_sem) == -1) {
 				fprintf(stderr, "svipc-bench: --only %s: unknown name\n", argv[i]);
 				usage(stderr);
 				return 2;
@@ -930,11 +954,12 @@ int main(int argc, char **argv)
 		cfg.only = API_KERNEL;
 	else if (only_apis == 1u << API_SVIPC)
 		cfg.only = API_SVIPC;
-	if (only_msg || only_shm) {
+	if (only_msg || only_shm || only_sem) {
 		sel_msg = only_msg;
 		sel_shm = only_shm;
+		sel_sem = only_sem;
 	}
-	int n_shm = __builtin_popcount(sel_shm);
+	int n_shm = __builtin_popcount(sel_shm), n_sem = __builtin_popcount(sel_sem);
 
 	top_pid = getpid();
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -972,7 +997,8 @@ int main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	unsigned per = (unsigned)cfg.reps * (cfg.only >= 0 ? 1u : 2u);
 	alarm((sel_msg ? (unsigned)NWORK * per * (run_budget() + 15) : 0) +
-	      (unsigned)n_shm * per * (shm_budget() + 15) + 30);
+	      (unsigned)n_shm * per * (shm_budget() + 15) +
+	      (unsigned)n_sem * per * (sem_budget() + 15) + 30);
 
 	struct utsname u;
 	uname(&u);
@@ -1005,11 +1031,13 @@ int main(int argc, char **argv)
 	printf("%-24s %-8s %12s %12s %8s\n", "------------------------", "--------",
 	       "------------", "------------", "--------");
 
-	struct result res[NWORK][NAPI], shm_res[SHM_NWORK][NAPI];
+	struct result res[NWORK][NAPI], shm_res[SHM_NWORK][NAPI], sem_res[SEM_NWORK][NAPI];
 	double r16 = 0, r256 = 0, rpp = 0, shm_ratio[SHM_NWORK] = { 0 };
+	double sem_ratio[SEM_NWORK] = { 0 };
 	int errors = 0;
 	memset(res, 0, sizeof res);
 	memset(shm_res, 0, sizeof shm_res);
+	memset(sem_res, 0, sizeof sem_res);
 	for (size_t i = 0; i < NWORK && sel_msg; i++) {
 		const struct workload *w = &workloads[i];
 		errors += measure(G_MSG, (int)i, res[i]);
@@ -1043,6 +1071,14 @@ int main(int argc, char **argv)
 	}
 	if (sel_shm)
 		shm_footnote();
+	for (int i = 0; i < SEM_NWORK; i++) {
+		if (!(sel_sem & (1u << i)))
+			continue;
+		errors += measure(G_SEM, i, sem_res[i]);
+		sem_ratio[i] = sem_print(i, sem_res[i]);
+	}
+	if (sel_sem)
+		sem_footnote();
 
 	if (errors) {
 		printf("errors:\n");
@@ -1057,6 +1093,12 @@ int main(int argc, char **argv)
 				    !shm_res[i][a].ok)
 					printf("  %s / %s: %s\n", shm_work_name(i), apis[a].name,
 					       shm_res[i][a].err);
+		for (int i = 0; i < SEM_NWORK; i++)
+			for (int a = 0; a < NAPI; a++)
+				if ((sel_sem & (1u << i)) && (cfg.only < 0 || cfg.only == a) &&
+				    !sem_res[i][a].ok)
+					printf("  %s / %s: %s\n", sem_work_name(i), apis[a].name,
+					       sem_res[i][a].err);
 	}
 	if (sel_msg) {
 		char t1[64], t2[64], t3[64];
@@ -1067,6 +1109,8 @@ int main(int argc, char **argv)
 	}
 	if (sel_shm)
 		shm_targets(shm_ratio);
+	if (sel_sem)
+		sem_targets(sem_ratio);
 
 	alarm(0);
 	if (ns_dir[0])

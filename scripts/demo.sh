@@ -1,6 +1,6 @@
 #!/bin/sh
-# demo.sh - `make demo`: the lecture notes' message-queue and shared-memory scenarios run on svipc,
-# then the quick benchmark.
+# demo.sh - `make demo`: the lecture notes' message-queue, shared-memory and semaphore scenarios
+# run on svipc, then the quick benchmark.
 # Usage: sh scripts/demo.sh [BUILD_DIR]   (default: build)
 set -u
 build=${1:-build}
@@ -8,7 +8,8 @@ bin=$build/bin
 limit=10   # seconds any one demo program may take; nothing here may hang
 
 for p in demo-sender demo-receiver demo-select demo-stat \
-	demo-shm-writer demo-shm-reader demo-shm-fork demo-shm-nattch; do
+	demo-shm-writer demo-shm-reader demo-shm-fork demo-shm-nattch \
+	demo-sem-turns demo-sem-undo-kill; do
 	if [ ! -x "$bin/$p" ]; then
 		echo "demo: $bin/$p is missing; build first (make)" >&2
 		exit 1
@@ -20,10 +21,12 @@ SVIPC_DIR=$(mktemp -d /dev/shm/svipc-demo.XXXXXX) || exit 1
 export SVIPC_DIR
 receiver_pid=
 writer_pid=
+turns_pid=
 cleanup() {
 	# Only the background programs this script started, by their pids.
 	[ -n "$receiver_pid" ] && kill "$receiver_pid" 2>/dev/null
 	[ -n "$writer_pid" ] && kill "$writer_pid" 2>/dev/null && wait "$writer_pid"
+	[ -n "$turns_pid" ] && kill "$turns_pid" 2>/dev/null && wait "$turns_pid"
 	rm -rf "$SVIPC_DIR"
 }
 trap cleanup EXIT
@@ -45,7 +48,7 @@ run() {
 	return 0
 }
 
-echo "== svipc demo: System V message queues and shared memory in user space =="
+echo "== svipc demo: System V message queues, shared memory and semaphores in user space =="
 echo "namespace: SVIPC_DIR=$SVIPC_DIR (the programs' ftok keys are made from this path)"
 
 echo
@@ -120,7 +123,32 @@ echo "   is still attached (SHM_DEST, key 0); the last detach destroys it."
 run "$bin/demo-shm-nattch" -p N
 
 echo
-echo "-- 7. Benchmark (quick) --"
+echo "-- 7. Two processes take turns on a shared buffer, guarded by semaphores --"
+echo "   Shared memory has no protection of its own; a semaphore set gives it"
+echo "   one. Process A creates a segment and a set of two semaphores (A's turn,"
+echo "   B's turn, both 0) under one key and writes first; process B, a program"
+echo "   started on its own, finds both by the key. Each turn starts with -1 on"
+echo "   one's own semaphore (blocking until the other is done) and ends with +1"
+echo "   on the other's: the buffer has one owner at a time. A removes both."
+timeout -k 2 "$limit" "$bin/demo-sem-turns" -p T -n 3 A &
+turns_pid=$!
+run "$bin/demo-sem-turns" -p T -n 3 B
+wait "$turns_pid"
+rc=$?
+turns_pid=
+[ "$rc" -eq 124 ] && fail "demo-sem-turns A did not finish within $limit s"
+[ "$rc" -ne 0 ] && fail "demo-sem-turns A exited with status $rc"
+
+echo
+echo "-- 8. SEM_UNDO: a lock holder killed with SIGKILL --"
+echo "   A semaphore of value 1 is a lock. The holder takes it with SEM_UNDO and"
+echo "   is killed while holding it; a waiter blocked in semop gets the lock"
+echo "   anyway, because a dead process's SEM_UNDO operations are undone (svipc"
+echo "   keeps the kernel's rule: the waiter notices the death on its own)."
+run "$bin/demo-sem-undo-kill" -p U
+
+echo
+echo "-- 9. Benchmark (quick) --"
 bench=$build/bench/svipc-bench
 if [ -x "$bench" ]; then
 	timeout --foreground -k 5 120 "$bench" --quick
@@ -133,8 +161,8 @@ fi
 
 echo
 echo "-- Leaving nothing behind --"
-run "$bin/demo-stat" -e PBSWN
-# svipc keeps each queue and segment in a file of the namespace directory.
+run "$bin/demo-stat" -e PBSWNTU
+# svipc keeps each queue, segment and semaphore set in a file of the namespace directory.
 left=$(ls -A "$SVIPC_DIR" | grep -v -x -e ns -e procs)
 [ -n "$left" ] && fail "svipc left files in $SVIPC_DIR:" $left
 echo "check:    the namespace holds no object file (only ns and procs)"

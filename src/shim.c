@@ -2,22 +2,24 @@
  * shim.c - LD_PRELOAD shim: runs unmodified programs on svipc.
  *
  * build/libsvipc-preload.so exports msgget, msgsnd, msgrcv, msgctl, shmget,
- * shmat, shmdt and shmctl with the symbol version that programs linked
- * against glibc on x86-64 bind to (GLIBC_2.2.5 for all eight, see
- * src/shim.map and `objdump -T libc.so.6`), so
+ * shmat, shmdt, shmctl, semget, semop, semctl and semtimedop with the symbol
+ * versions that programs linked against glibc on x86-64 bind to (GLIBC_2.2.5
+ * for all but semtimedop, which is GLIBC_2.3.3; see src/shim.map and
+ * `objdump -T libc.so.6`), so
  *
  *     LD_PRELOAD=build/libsvipc-preload.so SVIPC_DIR=... ./program
  *
- * makes the program's System V message queue and shared memory calls go to
- * svipc instead of the kernel. Everything else in the shim (the svipc_* API
- * and the library internals) is local: the version script hides it, so the
- * shim cannot clash with a program that also links libsvipc, and its
- * exported surface is exactly the libc names (plus the credential calls
+ * makes the program's System V message queue, shared memory and semaphore
+ * calls go to svipc instead of the kernel. Everything else in the shim (the
+ * svipc_* API and the library internals) is local: the version script hides
+ * it, so the shim cannot clash with a program that also links libsvipc, and
+ * its exported surface is exactly the libc names (plus the credential calls
  * below).
  *
  * SVIPC_PRELOAD_KERNEL=1 (any value other than empty or "0") makes the shim
  * forward to the real libc functions instead, found with
- * dlvsym(RTLD_NEXT, name, "GLIBC_2.2.5"). The choice is made once per process,
+ * dlvsym(RTLD_NEXT, name, version) for the version the shim exports the name
+ * under. The choice is made once per process,
  * at the first call of any of the forwarded functions, and then never
  * changes, so a process uses one implementation for all its objects, never a
  * mix (ids and addresses of one implementation mean nothing to the other: an
@@ -29,6 +31,14 @@
  * never calls these functions runs exactly as it would without the shim (no
  * namespace is opened, no file is created, no environment is read).
  *
+ * semctl is variadic. Like glibc's, the shim reads its fourth argument (a
+ * union semun) only for the commands that take one (SETVAL, GETALL, SETALL,
+ * IPC_STAT, IPC_SET, SEM_STAT, SEM_STAT_ANY, IPC_INFO, SEM_INFO), never for
+ * IPC_RMID, GETVAL, GETPID, GETNCNT and GETZCNT, and fails any other command
+ * (IPC_64 included) with EINVAL without going further, as glibc 2.32 and
+ * later do. A program that calls semctl(id, 0, IPC_RMID) with three
+ * arguments is thus fine.
+ *
  * Limits, by construction of LD_PRELOAD:
  *  - Only dynamically linked programs that call msgget & co. through the
  *    dynamic linker are redirected. Statically linked binaries, programs that
@@ -38,24 +48,20 @@
  *  - setuid/setgid programs ignore LD_PRELOAD paths containing '/'.
  *  - The symbol versions are those of x86-64 glibc. Other architectures have
  *    other base versions (aarch64: GLIBC_2.17; i386 has msgctl@GLIBC_2.0 and
- *    msgctl@@GLIBC_2.2, likewise shmctl); shim.map would need
- *    per-architecture variants.
- *
- * Semaphores (semget/semop/semtimedop/semctl) are not implemented yet. When
- * svipc gains them, add forwarders here following the same pattern (one more
- * kernel_* pointer, resolved in resolve_kernel(), and the name in shim.map
- * under GLIBC_2.2.5, except semtimedop which is GLIBC_2.3.3 on x86-64 and
- * needs its own version node; semctl is variadic: read the fourth argument
- * only for the commands that take one). Until then those calls go to the
- * kernel untouched, which is safe because semaphore ids are a separate space.
+ *    msgctl@@GLIBC_2.2, likewise shmctl and semctl); shim.map would need
+ *    per-architecture variants. Programs built for 64-bit time on 32-bit
+ *    architectures call __semctl64 and __semtimedop64, which the shim does
+ *    not export.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/shm.h>
+#include <sys/sem.h>
 #include <grp.h>
 #include <unistd.h>
 
@@ -65,6 +71,8 @@
 
 /* The version of the libc symbols the shim stands in for (x86-64). */
 #define SHIM_LIBC_VERSION "GLIBC_2.2.5"
+/* semtimedop came later: its only version on x86-64. */
+#define SHIM_LIBC_VERSION_SEMTIMEDOP "GLIBC_2.3.3"
 
 /* Old-style "64-bit ipc structures" flag; cmd may carry it (see msgctl(2)). */
 
@@ -83,15 +91,24 @@ static void *_Atomic kernel_shmget;
 static void *_Atomic kernel_shmat;
 static void *_Atomic kernel_shmdt;
 static void *_Atomic kernel_shmctl;
+static void *_Atomic kernel_semget;
+static void *_Atomic kernel_semop;
+static void *_Atomic kernel_semtimedop;
+static void *_Atomic kernel_semctl;
 
 static _Atomic int shim_mode = MODE_UNSET;
 
-static void *next_symbol(const char *name)
+static void *next_symbol_v(const char *name, const char *version)
 {
-	void *p = dlvsym(RTLD_NEXT, name, SHIM_LIBC_VERSION);
+	void *p = dlvsym(RTLD_NEXT, name, version);
 	if (!p)
 		p = dlsym(RTLD_NEXT, name);
 	return p;
+}
+
+static void *next_symbol(const char *name)
+{
+	return next_symbol_v(name, SHIM_LIBC_VERSION);
 }
 
 /*
@@ -108,6 +125,12 @@ static void resolve_kernel(void)
 	atomic_store_explicit(&kernel_shmat, next_symbol("shmat"), memory_order_relaxed);
 	atomic_store_explicit(&kernel_shmdt, next_symbol("shmdt"), memory_order_relaxed);
 	atomic_store_explicit(&kernel_shmctl, next_symbol("shmctl"), memory_order_relaxed);
+	atomic_store_explicit(&kernel_semget, next_symbol("semget"), memory_order_relaxed);
+	atomic_store_explicit(&kernel_semop, next_symbol("semop"), memory_order_relaxed);
+	atomic_store_explicit(&kernel_semtimedop,
+			      next_symbol_v("semtimedop", SHIM_LIBC_VERSION_SEMTIMEDOP),
+			      memory_order_relaxed);
+	atomic_store_explicit(&kernel_semctl, next_symbol("semctl"), memory_order_relaxed);
 }
 
 /* MODE_SVIPC or MODE_KERNEL, decided at the first call and fixed after. */
@@ -140,6 +163,10 @@ typedef int (*shmget_fn)(key_t, size_t, int);
 typedef void *(*shmat_fn)(int, const void *, int);
 typedef int (*shmdt_fn)(const void *);
 typedef int (*shmctl_fn)(int, int, struct shmid_ds *);
+typedef int (*semget_fn)(key_t, int, int);
+typedef int (*semop_fn)(int, struct sembuf *, size_t);
+typedef int (*semtimedop_fn)(int, struct sembuf *, size_t, const struct timespec *);
+typedef int (*semctl_fn)(int, int, int, ...);
 
 /* The libc function stored in `p` (kernel mode), or NULL. */
 #define KERNEL_FN(type, p) ((type)atomic_load_explicit(&(p), memory_order_relaxed))
@@ -232,6 +259,83 @@ SHIM_EXPORT int shmctl(int shmid, int cmd, struct shmid_ds *buf)
 	}
 	/* svipc_shmctl treats IPC_64 as the kernel of this architecture does. */
 	return svipc_shmctl(shmid, cmd, buf);
+}
+
+/*
+ * Semaphores. semctl reads its fourth argument as glibc does (see the top of
+ * this file) and hands it on as a fourth argument, to svipc_semctl or to
+ * libc's semctl; the commands without one get a zero union semun, which
+ * neither reads.
+ */
+union shim_semun {
+	int val;
+	struct semid_ds *buf;
+	unsigned short *array;
+	struct seminfo *__buf;
+};
+
+SHIM_EXPORT int semget(key_t key, int nsems, int semflg)
+{
+	if (shim_get_mode() == MODE_KERNEL) {
+		semget_fn fn = KERNEL_FN(semget_fn, kernel_semget);
+		return fn ? fn(key, nsems, semflg) : no_kernel_fn();
+	}
+	return svipc_semget(key, nsems, semflg);
+}
+
+SHIM_EXPORT int semop(int semid, struct sembuf *sops, size_t nsops)
+{
+	if (shim_get_mode() == MODE_KERNEL) {
+		semop_fn fn = KERNEL_FN(semop_fn, kernel_semop);
+		return fn ? fn(semid, sops, nsops) : no_kernel_fn();
+	}
+	return svipc_semop(semid, sops, nsops);
+}
+
+SHIM_EXPORT int semtimedop(int semid, struct sembuf *sops, size_t nsops,
+			   const struct timespec *timeout)
+{
+	if (shim_get_mode() == MODE_KERNEL) {
+		semtimedop_fn fn = KERNEL_FN(semtimedop_fn, kernel_semtimedop);
+		return fn ? fn(semid, sops, nsops, timeout) : no_kernel_fn();
+	}
+	return svipc_semtimedop(semid, sops, nsops, timeout);
+}
+
+SHIM_EXPORT int semctl(int semid, int semnum, int cmd, ...)
+{
+	union shim_semun arg = { 0 };
+	switch (cmd) {
+	case SETVAL:   /* arg.val */
+	case GETALL:   /* arg.array */
+	case SETALL:
+	case IPC_STAT: /* arg.buf */
+	case IPC_SET:
+	case SEM_STAT:
+	case SEM_STAT_ANY:
+	case IPC_INFO: /* arg.__buf */
+	case SEM_INFO: {
+		va_list ap;
+		va_start(ap, cmd);
+		arg = va_arg(ap, union shim_semun);
+		va_end(ap);
+		break;
+	}
+	case IPC_RMID: /* no argument */
+	case GETVAL:
+	case GETPID:
+	case GETNCNT:
+	case GETZCNT:
+		break;
+	default: /* glibc refuses the rest, IPC_64 included, before any system call */
+		errno = EINVAL;
+		return -1;
+	}
+	if (shim_get_mode() == MODE_KERNEL) {
+		semctl_fn fn = KERNEL_FN(semctl_fn, kernel_semctl);
+		return fn ? fn(semid, semnum, cmd, arg) : no_kernel_fn();
+	}
+	return svipc_semctl(semid, semnum, cmd, arg);
 }
 
 /*

@@ -12,9 +12,10 @@
  *  - with SVIPC_PRELOAD_KERNEL=1 the same program runs on the kernel instead
  *    and nothing lands in svipc;
  *  - the shim's dynamic symbol table exports exactly msgget, msgsnd, msgrcv,
- *    msgctl, shmget, shmat, shmdt and shmctl (and the credential calls), each
- *    as version GLIBC_2.2.5 (read from the ELF file), and
- *    dlopen + dlvsym(..., "GLIBC_2.2.5") resolves each into the shim, while
+ *    msgctl, shmget, shmat, shmdt, shmctl, semget, semop, semctl (and the
+ *    credential calls), each as version GLIBC_2.2.5, and semtimedop as
+ *    GLIBC_2.3.3 (read from the ELF file), and
+ *    dlopen + dlvsym(..., version) resolves each into the shim, while
  *    svipc_* are not reachable; msgctl through the shim refuses IPC_64 like the kernel.
  * Every queue made here, in the kernel or in svipc, is removed at the end.
  */
@@ -32,14 +33,22 @@
 #endif
 
 #define SHIM_VERSION "GLIBC_2.2.5"
+#define SHIM_VERSION_SEMTIMEDOP "GLIBC_2.3.3" /* semtimedop's only version on x86-64 */
 
 static const char *const shim_exports[] = { "msgget", "msgsnd", "msgrcv", "msgctl",
 					    "shmget", "shmat", "shmdt", "shmctl",
+					    "semget", "semop", "semctl", "semtimedop",
 					    /* credential changes, so svipc re-reads them */
 					    "setuid", "seteuid", "setreuid", "setresuid",
 					    "setgid", "setegid", "setregid", "setresgid",
 					    "setgroups" };
 #define N_EXPORTS (sizeof shim_exports / sizeof shim_exports[0])
+
+/* The version the shim exports name under (that of x86-64 glibc). */
+static const char *export_version(const char *name)
+{
+	return strcmp(name, "semtimedop") == 0 ? SHIM_VERSION_SEMTIMEDOP : SHIM_VERSION;
+}
 
 struct tmsg {
 	long mtype;
@@ -142,7 +151,7 @@ static void check_elf_exports(void)
 	/* Version definitions: index -> name. */
 	const char *vername[64] = { 0 };
 	const unsigned char *vp = verdef;
-	int saw_glibc_def = 0;
+	int saw_glibc_def = 0, saw_semtimedop_def = 0;
 	for (size_t i = 0; i < nverdef; i++) {
 		const Elf64_Verdef *vd = (const Elf64_Verdef *)vp;
 		const Elf64_Verdaux *va = (const Elf64_Verdaux *)(vp + vd->vd_aux);
@@ -152,6 +161,8 @@ static void check_elf_exports(void)
 		if (!(vd->vd_flags & VER_FLG_BASE)) {
 			if (strcmp(name, SHIM_VERSION) == 0)
 				saw_glibc_def = 1;
+			else if (strcmp(name, SHIM_VERSION_SEMTIMEDOP) == 0)
+				saw_semtimedop_def = 1;
 			else
 				T_FAIL("shim defines unexpected version %s", name);
 		}
@@ -160,6 +171,7 @@ static void check_elf_exports(void)
 		vp += vd->vd_next;
 	}
 	T_ASSERT(saw_glibc_def);
+	T_ASSERT(saw_semtimedop_def);
 
 	int found[N_EXPORTS] = { 0 };
 	for (size_t i = 1; i < nsyms; i++) {
@@ -183,9 +195,9 @@ static void check_elf_exports(void)
 			continue;
 		}
 		found[k]++;
-		if (!ver || strcmp(ver, SHIM_VERSION) != 0 || hidden)
+		if (!ver || strcmp(ver, export_version(name)) != 0 || hidden)
 			T_FAIL("shim exports %s%s%s, want %s@@%s", name, hidden ? "@" : "@@",
-			       ver ? ver : "(unversioned)", name, SHIM_VERSION);
+			       ver ? ver : "(unversioned)", name, export_version(name));
 		if (type != STT_FUNC)
 			T_FAIL("shim export %s is not a function (type %u)", name, type);
 	}
@@ -224,10 +236,10 @@ static int dl_checks(key_t key)
 	}
 	void *fn[N_EXPORTS];
 	for (size_t k = 0; k < N_EXPORTS; k++) {
-		fn[k] = dlvsym(h, shim_exports[k], SHIM_VERSION);
+		fn[k] = dlvsym(h, shim_exports[k], export_version(shim_exports[k]));
 		if (!in_shim(fn[k]))
 			T_FAIL("dlvsym(shim, %s, %s) = %p is not in the shim", shim_exports[k],
-			       SHIM_VERSION, fn[k]);
+			       export_version(shim_exports[k]), fn[k]);
 		/* The default (unversioned) lookup lands on the same function. */
 		void *d = dlsym(h, shim_exports[k]);
 		if (d != fn[k])
@@ -237,7 +249,9 @@ static int dl_checks(key_t key)
 	static const char *const hidden[] = { "svipc_msgget", "svipc_msgsnd", "svipc_msgrcv",
 					      "svipc_msgctl", "svipc_dir", "svipc_limits_get",
 					      "svipc_shmget", "svipc_shmat", "svipc_shmdt",
-					      "svipc_shmctl", "svipc_shmsync" };
+					      "svipc_shmctl", "svipc_shmsync",
+					      "svipc_semget", "svipc_semop", "svipc_semtimedop",
+					      "svipc_semctl" };
 	for (size_t k = 0; k < sizeof hidden / sizeof hidden[0]; k++) {
 		void *p = dlsym(h, hidden[k]);
 		if (in_shim(p))
@@ -349,7 +363,7 @@ int main(void)
 		T_ERR(msgget(key, 0), ENOENT);
 	}
 
-	/* (c) Exactly msgget/msgsnd/msgrcv/msgctl/shmget/shmat/shmdt/shmctl@@GLIBC_2.2.5. */
+	/* (c) Exactly msg*, shm*, semget/semop/semctl@@GLIBC_2.2.5, semtimedop@@GLIBC_2.3.3. */
 	check_elf_exports();
 	fflush(NULL);
 	pid_t c = fork();
