@@ -2,8 +2,10 @@
 #ifndef SVIPC_BENCH_H
 #define SVIPC_BENCH_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum { API_KERNEL, API_SVIPC, NAPI };
 
@@ -16,6 +18,22 @@ struct bench_cfg {
 };
 extern struct bench_cfg cfg;
 
+/* A workload's --only selector (e.g. "shm-copy") and its table name. */
+struct work {
+	const char *id, *name;
+};
+
+/*
+ * Seconds a run may take before its processes are killed: 30 s and per_iter
+ * seconds an iteration with --iters, else the run's duration and 20 s; an
+ * hour at most.
+ */
+static inline unsigned run_budget_s(double per_iter)
+{
+	double s = cfg.iters > 0 ? 30.0 + (double)cfg.iters * per_iter : cfg.run_s + 20.0;
+	return s > 3600.0 ? 3600u : (unsigned)s + 1u;
+}
+
 /* The figures of one run, written by the process that measured them. */
 struct result {
 	int ok;         /* 1: the figures are valid */
@@ -24,6 +42,19 @@ struct result {
 	uint64_t count; /* operations measured */
 	char err[256];
 };
+
+/* Records a run's first error (later ones follow from it); returns -1. */
+static inline int __attribute__((format(printf, 2, 3))) run_fail(struct result *res,
+								   const char *fmt, ...)
+{
+	if (res->err[0])
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(res->err, sizeof res->err, fmt, ap);
+	va_end(ap);
+	return -1;
+}
 
 /* bench_msg.c: helpers and the table. */
 uint64_t now_ns(void);
@@ -46,8 +77,7 @@ struct shm_held {
 
 #define SHM_NWORK 4
 
-const char *shm_work_name(int i); /* table name */
-const char *shm_work_id(int i);   /* its --only selector, e.g. "shm-copy" */
+extern const struct work shm_works[SHM_NWORK]; /* by workload index */
 unsigned shm_budget(void);        /* seconds one run may take */
 /* Measures workload i on implementation api (in a process of its own). */
 void shm_run(int i, int api, struct result *res, struct shm_held *held);
@@ -70,8 +100,7 @@ struct sem_held {
 
 #define SEM_NWORK 4
 
-const char *sem_work_name(int i); /* table name */
-const char *sem_work_id(int i);   /* its --only selector, e.g. "sem-pair" */
+extern const struct work sem_works[SEM_NWORK]; /* by workload index */
 unsigned sem_budget(void);        /* seconds one run may take */
 /* Measures workload i on implementation api (in a process of its own). */
 void sem_run(int i, int api, struct result *res, struct sem_held *held);

@@ -248,8 +248,7 @@ static int cmp_u32(const void *a, const void *b)
 /* Seconds a run may take before its processes are killed. */
 static unsigned run_budget(void)
 {
-	double s = cfg.iters > 0 ? 30.0 + (double)cfg.iters * 100e-6 : cfg.run_s + 20.0;
-	return s > 3600.0 ? 3600u : (unsigned)s + 1u;
+	return run_budget_s(100e-6);
 }
 
 /* ---- worker side ---------------------------------------------------------- */
@@ -867,13 +866,13 @@ static int parse_only(const char *list, unsigned *api_mask, int *msg, unsigned *
 		else if (!strcmp(t, "sem"))
 			*sem = (1u << SEM_NWORK) - 1;
 		else {
-			for (k = 0; k < SHM_NWORK && strcmp(t, shm_work_id(k)); k++)
+			for (k = 0; k < SHM_NWORK && strcmp(t, shm_works[k].id); k++)
 				;
 			if (k < SHM_NWORK) {
 				*shm |= 1u << k;
 				continue;
 			}
-			for (k = 0; k < SEM_NWORK && strcmp(t, sem_work_id(k)); k++)
+			for (k = 0; k < SEM_NWORK && strcmp(t, sem_works[k].id); k++)
 				;
 			if (k == SEM_NWORK)
 				return -1;
@@ -1091,13 +1090,13 @@ int main(int argc, char **argv)
 			for (int a = 0; a < NAPI; a++)
 				if ((sel_shm & (1u << i)) && (cfg.only < 0 || cfg.only == a) &&
 				    !shm_res[i][a].ok)
-					printf("  %s / %s: %s\n", shm_work_name(i), apis[a].name,
+					printf("  %s / %s: %s\n", shm_works[i].name, apis[a].name,
 					       shm_res[i][a].err);
 		for (int i = 0; i < SEM_NWORK; i++)
 			for (int a = 0; a < NAPI; a++)
 				if ((sel_sem & (1u << i)) && (cfg.only < 0 || cfg.only == a) &&
 				    !sem_res[i][a].ok)
-					printf("  %s / %s: %s\n", sem_work_name(i), apis[a].name,
+					printf("  %s / %s: %s\n", sem_works[i].name, apis[a].name,
 					       sem_res[i][a].err);
 	}
 	if (sel_msg) {

@@ -66,30 +66,17 @@ union semarg {
 
 enum { W_PAIR, W_UNDO, W_PINGPONG, W_MULTI };
 
-static const struct {
-	const char *id, *name;
-} works[SEM_NWORK] = {
+const struct work sem_works[SEM_NWORK] = {
 	[W_PAIR] = { "sem-pair", "sem -1/+1 pair" },
 	[W_UNDO] = { "sem-undo", "sem -1/+1 SEM_UNDO" },
 	[W_PINGPONG] = { "sem-pingpong", "sem ping-pong 2 procs" },
 	[W_MULTI] = { "sem-multi", "sem 4-op semop pair" },
 };
 
-const char *sem_work_name(int i)
-{
-	return works[i].name;
-}
-
-const char *sem_work_id(int i)
-{
-	return works[i].id;
-}
-
 unsigned sem_budget(void)
 {
 	/* A kernel round trip can take tens of microseconds. */
-	double s = cfg.iters > 0 ? 30.0 + (double)cfg.iters * 200e-6 : cfg.run_s + 20.0;
-	return s > 3600.0 ? 3600u : (unsigned)s + 1u;
+	return run_budget_s(200e-6);
 }
 
 /* ---- one run -------------------------------------------------------------- */
@@ -101,23 +88,12 @@ struct run {
 	uint64_t deadline;
 };
 
-static int __attribute__((format(printf, 2, 3))) fail(struct run *r, const char *fmt, ...)
-{
-	if (r->res->err[0])
-		return -1;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(r->res->err, sizeof r->res->err, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* A new private set of n semaphores, all set to val, recorded until removed. */
 static int create(struct run *r, int n, int val)
 {
 	int id = r->api->get(IPC_PRIVATE, n, IPC_CREAT | 0600);
 	if (id == -1)
-		return fail(r, "semget(IPC_PRIVATE, %d): %s", n, strerror(errno));
+		return run_fail(r->res, "semget(IPC_PRIVATE, %d): %s", n, strerror(errno));
 	if (r->held->n < 2)
 		r->held->ids[r->held->n++] = id;
 	unsigned short v[MULTI_N];
@@ -125,7 +101,7 @@ static int create(struct run *r, int n, int val)
 		v[k] = (unsigned short)val;
 	union semarg a = { .array = v };
 	if (r->api->ctl(id, 0, SETALL, a) == -1)
-		return fail(r, "semctl(SETALL): %s", strerror(errno));
+		return run_fail(r->res, "semctl(SETALL): %s", strerror(errno));
 	return id;
 }
 
@@ -133,7 +109,7 @@ static int destroy(struct run *r, int id)
 {
 	int rc = r->api->ctl(id, 0, IPC_RMID);
 	if (rc == -1)
-		fail(r, "semctl(%d, IPC_RMID): %s", id, strerror(errno));
+		run_fail(r->res, "semctl(%d, IPC_RMID): %s", id, strerror(errno));
 	for (int k = 0; k < r->held->n; k++)
 		if (r->held->ids[k] == id)
 			r->held->ids[k] = r->held->ids[--r->held->n];
@@ -173,11 +149,11 @@ static void pairs(struct run *r, int n, short flg)
 		if (i >= WARM_OPS && !more(r, cnt++))
 			break;
 		if (r->api->op(id, down, (size_t)n) == -1) {
-			fail(r, "semop(-1 x%d) #%llu: %s", n, (unsigned long long)i, strerror(errno));
+			run_fail(r->res, "semop(-1 x%d) #%llu: %s", n, (unsigned long long)i, strerror(errno));
 			goto out;
 		}
 		if (r->api->op(id, up, (size_t)n) == -1) {
-			fail(r, "semop(+1 x%d) #%llu: %s", n, (unsigned long long)i, strerror(errno));
+			run_fail(r->res, "semop(+1 x%d) #%llu: %s", n, (unsigned long long)i, strerror(errno));
 			goto out;
 		}
 	}
@@ -186,12 +162,12 @@ static void pairs(struct run *r, int n, short flg)
 	unsigned short v[MULTI_N] = { 0 };
 	union semarg a = { .array = v };
 	if (r->api->ctl(id, 0, GETALL, a) == -1) {
-		fail(r, "semctl(GETALL): %s", strerror(errno));
+		run_fail(r->res, "semctl(GETALL): %s", strerror(errno));
 		goto out;
 	}
 	for (int k = 0; k < n; k++)
 		if (v[k] != 1) {
-			fail(r, "semaphore %d is %u after as many -1 as +1, want 1", k, v[k]);
+			run_fail(r->res, "semaphore %d is %u after as many -1 as +1, want 1", k, v[k]);
 			goto out;
 		}
 	r->res->count = cnt;
@@ -250,14 +226,14 @@ static void pingpong(struct run *r)
 	struct pp_shared *ps = mmap(NULL, sizeof *ps, PROT_READ | PROT_WRITE,
 				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ps == MAP_FAILED) {
-		fail(r, "mmap: %s", strerror(errno));
+		run_fail(r->res, "mmap: %s", strerror(errno));
 		return;
 	}
 	memset(ps, 0, sizeof *ps);
 	size_t cap = cfg.iters > 0 ? (size_t)cfg.iters : (size_t)(cfg.run_s * 2e6) + 100000;
 	uint32_t *samples = malloc(cap * sizeof *samples);
 	if (!samples) {
-		fail(r, "out of memory");
+		run_fail(r->res, "out of memory");
 		munmap(ps, sizeof *ps);
 		return;
 	}
@@ -267,7 +243,7 @@ static void pingpong(struct run *r)
 	pid_t self = getpid();
 	pid_t b = fork();
 	if (b == -1) {
-		fail(r, "fork: %s", strerror(errno));
+		run_fail(r->res, "fork: %s", strerror(errno));
 		goto out;
 	}
 	if (b == 0)
@@ -280,14 +256,14 @@ static void pingpong(struct run *r)
 			start(r);
 		uint64_t t1 = now_ns();
 		if (r->api->op(id, &up, 1) == -1) {
-			fail(r, "A: semop(s0 +1) #%llu: %s", (unsigned long long)i, strerror(errno));
+			run_fail(r->res, "A: semop(s0 +1) #%llu: %s", (unsigned long long)i, strerror(errno));
 			break;
 		}
 		int rc;
 		while ((rc = r->api->op(id, &down, 1)) == -1 && errno == EINTR)
 			;
 		if (rc == -1) {
-			fail(r, "A: semop(s1 -1) #%llu: %s", (unsigned long long)i, strerror(errno));
+			run_fail(r->res, "A: semop(s1 -1) #%llu: %s", (unsigned long long)i, strerror(errno));
 			break;
 		}
 		uint64_t t2 = now_ns();
@@ -302,25 +278,25 @@ static void pingpong(struct run *r)
 	/* Let B go: it sees stop at its next -1 on s0. */
 	__atomic_store_n(&ps->stop, 1, __ATOMIC_RELEASE);
 	if (r->api->op(id, &up, 1) == -1)
-		fail(r, "A: semop(s0 +1) to stop B: %s", strerror(errno));
+		run_fail(r->res, "A: semop(s0 +1) to stop B: %s", strerror(errno));
 	int st = 0;
 	while (waitpid(b, &st, 0) == -1 && errno == EINTR)
 		;
 	if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
 		if (ps->err[0])
-			fail(r, "%s", ps->err);
+			run_fail(r->res, "%s", ps->err);
 		else
-			fail(r, "B: wait status %#x", st);
+			run_fail(r->res, "B: wait status %#x", st);
 	}
 	if (!r->res->err[0]) {
 		int v0 = r->api->ctl(id, 0, GETVAL), v1 = r->api->ctl(id, 1, GETVAL);
 		if (ps->rounds != done)
-			fail(r, "A made %llu round trips, B saw %llu", (unsigned long long)done,
+			run_fail(r->res, "A made %llu round trips, B saw %llu", (unsigned long long)done,
 			     (unsigned long long)ps->rounds);
 		else if (v0 != 0 || v1 != 0)
-			fail(r, "s0 %d s1 %d at the end, want 0 0", v0, v1);
+			run_fail(r->res, "s0 %d s1 %d at the end, want 0 0", v0, v1);
 		else if (n == 0)
-			fail(r, "no round trips measured");
+			run_fail(r->res, "no round trips measured");
 	}
 	if (!r->res->err[0]) {
 		qsort(samples, n, sizeof *samples, cmp_u32);
@@ -347,7 +323,7 @@ void sem_run(int i, int api, struct result *res, struct sem_held *held)
 	case W_MULTI: pairs(&r, MULTI_N, 0); break;
 	}
 	if (!res->ok && !res->err[0])
-		fail(&r, "failed without a reason");
+		run_fail(res, "failed without a reason");
 }
 
 void sem_release_kernel(struct sem_held *held)
@@ -362,11 +338,11 @@ void sem_release_kernel(struct sem_held *held)
 double sem_print(int i, const struct result r[NAPI])
 {
 	if (i == W_PINGPONG) {
-		double x = print_row(works[i].name, "med us", r, 0, 0, "%.2f");
-		print_row(works[i].name, "p99 us", r, 1, 0, "%.2f");
+		double x = print_row(sem_works[i].name, "med us", r, 0, 0, "%.2f");
+		print_row(sem_works[i].name, "p99 us", r, 1, 0, "%.2f");
 		return x;
 	}
-	return print_row(works[i].name, "ns/pair", r, 0, 0, "%.1f");
+	return print_row(sem_works[i].name, "ns/pair", r, 0, 0, "%.1f");
 }
 
 void sem_footnote(void)

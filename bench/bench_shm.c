@@ -55,30 +55,17 @@ static const struct shm_api shm_apis[NAPI] = {
 
 enum { W_CYCLE, W_ATTACH, W_COPY, W_COLD };
 
-static const struct {
-	const char *id, *name;
-} works[SHM_NWORK] = {
+const struct work shm_works[SHM_NWORK] = {
 	[W_CYCLE] = { "shm-cycle", "shm cycle 64 KiB" },
 	[W_ATTACH] = { "shm-attach", "shm at+dt 64 KiB" },
 	[W_COPY] = { "shm-copy", "shm copy 64 MiB warm" },
 	[W_COLD] = { "shm-cold", "shm copy 64 MiB cold" },
 };
 
-const char *shm_work_name(int i)
-{
-	return works[i].name;
-}
-
-const char *shm_work_id(int i)
-{
-	return works[i].id;
-}
-
 unsigned shm_budget(void)
 {
 	/* A cold 64 MiB copy takes tens of milliseconds. */
-	double s = cfg.iters > 0 ? 30.0 + (double)cfg.iters * 0.1 : cfg.run_s + 20.0;
-	return s > 3600.0 ? 3600u : (unsigned)s + 1u;
+	return run_budget_s(0.1);
 }
 
 /* ---- one run -------------------------------------------------------------- */
@@ -90,23 +77,12 @@ struct run {
 	uint64_t deadline;
 };
 
-static int __attribute__((format(printf, 2, 3))) fail(struct run *r, const char *fmt, ...)
-{
-	if (r->res->err[0])
-		return -1;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(r->res->err, sizeof r->res->err, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* A new private segment, recorded until removed so it cannot outlive a crash. */
 static int create(struct run *r, size_t size)
 {
 	int id = r->api->get(IPC_PRIVATE, size, IPC_CREAT | 0600);
 	if (id == -1)
-		return fail(r, "shmget(IPC_PRIVATE, %zu): %s", size, strerror(errno));
+		return run_fail(r->res, "shmget(IPC_PRIVATE, %zu): %s", size, strerror(errno));
 	if (r->held->n < 2)
 		r->held->ids[r->held->n++] = id;
 	return id;
@@ -116,7 +92,7 @@ static int destroy(struct run *r, int id)
 {
 	int rc = r->api->ctl(id, IPC_RMID, NULL);
 	if (rc == -1)
-		fail(r, "shmctl(%d, IPC_RMID): %s", id, strerror(errno));
+		run_fail(r->res, "shmctl(%d, IPC_RMID): %s", id, strerror(errno));
 	for (int k = 0; k < r->held->n; k++)
 		if (r->held->ids[k] == id)
 			r->held->ids[k] = r->held->ids[--r->held->n];
@@ -127,7 +103,7 @@ static char *attach(struct run *r, int id)
 {
 	void *p = r->api->at(id, NULL, 0);
 	if (p == (void *)-1) {
-		fail(r, "shmat(%d): %s", id, strerror(errno));
+		run_fail(r->res, "shmat(%d): %s", id, strerror(errno));
 		return NULL;
 	}
 	return p;
@@ -136,7 +112,7 @@ static char *attach(struct run *r, int id)
 static int detach(struct run *r, const void *p)
 {
 	if (r->api->dt(p) == -1)
-		return fail(r, "shmdt(%p): %s", p, strerror(errno));
+		return run_fail(r->res, "shmdt(%p): %s", p, strerror(errno));
 	return 0;
 }
 
@@ -188,7 +164,7 @@ static void cycle(struct run *r)
 		if (detach(r, (const void *)p) || destroy(r, id))
 			return;
 		if (dirty) {
-			fail(r, "a new segment was not zero-filled (cycle %llu)",
+			run_fail(r->res, "a new segment was not zero-filled (cycle %llu)",
 			     (unsigned long long)i);
 			return;
 		}
@@ -221,11 +197,11 @@ static void attach_detach(struct run *r)
 			break;
 		void *q = r->api->at(id, NULL, 0);
 		if (q == (void *)-1) {
-			fail(r, "shmat #%llu: %s", (unsigned long long)i, strerror(errno));
+			run_fail(r->res, "shmat #%llu: %s", (unsigned long long)i, strerror(errno));
 			goto out;
 		}
 		if (r->api->dt(q) == -1) {
-			fail(r, "shmdt #%llu: %s", (unsigned long long)i, strerror(errno));
+			run_fail(r->res, "shmdt #%llu: %s", (unsigned long long)i, strerror(errno));
 			goto out;
 		}
 	}
@@ -233,11 +209,11 @@ static void attach_detach(struct run *r)
 
 	struct shmid_ds ds;
 	if (r->api->ctl(id, IPC_STAT, &ds) == -1) {
-		fail(r, "shmctl(IPC_STAT): %s", strerror(errno));
+		run_fail(r->res, "shmctl(IPC_STAT): %s", strerror(errno));
 		goto out;
 	}
 	if (ds.shm_nattch != 0) {
-		fail(r, "shm_nattch is %lu after as many shmdt as shmat", (unsigned long)ds.shm_nattch);
+		run_fail(r->res, "shm_nattch is %lu after as many shmdt as shmat", (unsigned long)ds.shm_nattch);
 		goto out;
 	}
 	if (!(p = attach(r, id)))
@@ -246,7 +222,7 @@ static void attach_detach(struct run *r)
 	if (detach(r, p))
 		goto out;
 	if (!same) {
-		fail(r, "the segment lost its contents");
+		run_fail(r->res, "the segment lost its contents");
 		goto out;
 	}
 	r->res->count = n - 1;
@@ -262,7 +238,7 @@ static uint64_t *make_source(struct run *r)
 {
 	uint64_t *src = malloc(BIG_SIZE);
 	if (!src) {
-		fail(r, "malloc(%u): out of memory", BIG_SIZE);
+		run_fail(r->res, "malloc(%u): out of memory", BIG_SIZE);
 		return NULL;
 	}
 	for (size_t k = 0; k < BIG_SIZE / sizeof *src; k++)
@@ -285,7 +261,7 @@ static int copies_init(struct run *r, struct copies *c)
 	c->n = 0;
 	c->cap = cfg.iters > 0 ? (uint64_t)cfg.iters : 1u << 16;
 	c->ns = malloc(c->cap * sizeof *c->ns);
-	return c->ns ? 0 : fail(r, "out of memory");
+	return c->ns ? 0 : run_fail(r->res, "out of memory");
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -326,7 +302,7 @@ static void copy_warm(struct run *r)
 		}
 		int same = memcmp(dst, src, BIG_SIZE) == 0;
 		if (detach(r, dst) == 0 && !same)
-			fail(r, "the segment does not hold what was copied into it");
+			run_fail(r->res, "the segment does not hold what was copied into it");
 	}
 	if (id != -1)
 		destroy(r, id);
@@ -367,7 +343,7 @@ static void copy_cold(struct run *r)
 		if (detach(r, dst) || destroy(r, id))
 			break;
 		if (!same) {
-			fail(r, "the segment does not hold what was copied into it");
+			run_fail(r->res, "the segment does not hold what was copied into it");
 			break;
 		}
 	}
@@ -386,7 +362,7 @@ void shm_run(int i, int api, struct result *res, struct shm_held *held)
 	case W_COLD: copy_cold(&r); break;
 	}
 	if (!res->ok && !res->err[0])
-		fail(&r, "failed without a reason");
+		run_fail(res, "failed without a reason");
 }
 
 void shm_release_kernel(struct shm_held *held)
@@ -401,8 +377,8 @@ void shm_release_kernel(struct shm_held *held)
 double shm_print(int i, const struct result r[NAPI])
 {
 	if (i == W_COPY || i == W_COLD)
-		return print_row(works[i].name, "GB/s", r, 0, 1, "%.2f");
-	return print_row(works[i].name, "ops/s", r, 0, 1, NULL);
+		return print_row(shm_works[i].name, "GB/s", r, 0, 1, "%.2f");
+	return print_row(shm_works[i].name, "ops/s", r, 0, 1, NULL);
 }
 
 void shm_footnote(void)

@@ -1,10 +1,11 @@
 /*
  * oracle.h - the machinery the kernel-as-oracle tests share
- * (test_msg_oracle.c, test_shm_oracle.c): a transcript in MAP_SHARED memory
- * that runners and their children append to, the labels that make two
- * transcripts comparable (ids, keys, pids, errno names), each side of a
- * scenario in its own forked runner, and the kernel's objects removed after
- * every scenario, at exit and from fatal signals.
+ * (test_msg_oracle.c, test_shm_oracle.c, test_sem_oracle.c): a transcript
+ * in MAP_SHARED memory that runners and their children append to, the
+ * labels that make two transcripts comparable (ids, keys, pids, errno
+ * names), each side of a scenario in its own forked runner, the two
+ * compared, and the kernel's objects removed after every scenario, at exit
+ * and from fatal signals.
  *
  * The includer defines, before the include, TLINES (transcript capacity),
  * ORACLE_NIDS (ids labelled and kernel objects tracked per scenario) and
@@ -55,6 +56,11 @@ struct oracle_shared {
 	pid_t kids[32]; /* children forked by the runner, printed as child1.. */
 	int nkids;
 	key_t key[4]; /* fresh keys for the current scenario */
+	struct event { /* calls whose time a time field may hold (ev_begin) */
+		char name[24];
+		time_t lo, hi;
+	} ev[16];
+	int nev;
 };
 
 static struct oracle_shared *osh;
@@ -248,6 +254,64 @@ static const char *become_nobody(void)
 	return "ok";
 }
 
+/* become_nobody; on svipc's side (kernel == 0) svipc is told. */
+static inline const char *become_nobody_told(int kernel)
+{
+	const char *r = become_nobody();
+	if (strcmp(r, "ok") == 0 && !kernel)
+		svipc_refresh_credentials();
+	return r;
+}
+
+/* ------------------------------------------------------------- time fields */
+
+/* Wall-clock seconds, shifted by ms (a coarse clock may lag a fine one). */
+static inline time_t wall(long ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	long long ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec + ms * 1000000LL;
+	return (time_t)(ns / 1000000000LL);
+}
+
+/* Brackets a call: a time field within [lo, hi] was set by it. */
+static inline void ev_begin(const char *name)
+{
+	int i = osh->nev < 16 ? osh->nev++ : 15;
+	snprintf(osh->ev[i].name, sizeof osh->ev[i].name, "%s", name);
+	osh->ev[i].lo = wall(-50);
+	osh->ev[i].hi = (time_t)LONG_MAX;
+}
+
+static inline void ev_end(void)
+{
+	osh->ev[osh->nev - 1].hi = wall(50);
+}
+
+/*
+ * A time field: 0, within 2 s of now, or something else. When a scenario
+ * brackets its calls (ev_begin/ev_end, one second apart), the field is named
+ * by the latest call whose interval holds it.
+ */
+static inline const char *tlab(time_t t)
+{
+	time_t now = time(NULL);
+	if (t == 0)
+		return "0";
+	if (osh->nev) {
+		char *b = rot();
+		for (int i = osh->nev - 1; i >= 0; i--)
+			if (t >= osh->ev[i].lo && t <= osh->ev[i].hi) {
+				snprintf(b, ROTLEN, "T(%s)", osh->ev[i].name);
+				return b;
+			}
+		return "T(none)";
+	}
+	if (t >= now - 2 && t <= now + 2)
+		return "now";
+	return "old";
+}
+
 /* ------------------------------------------------------------- the runner */
 
 /* side(kernel) in a forked runner bounded by `seconds`; its transcript to out. */
@@ -258,6 +322,7 @@ static void run_side(void (*side)(int kernel), int kernel, unsigned seconds,
 	osh->nids = 0;
 	osh->nkobj = 0;
 	osh->nkids = 0;
+	osh->nev = 0;
 	fflush(NULL);
 	pid_t p = fork();
 	if (p < 0) {
@@ -390,6 +455,75 @@ static void summary(const char *name, int n, int bad)
 		T_FAIL("[%s] empty kernel transcript", name);
 	printf("%-*s %3d entries  kernel %4ld ms  svipc %4ld ms  %s\n", ORACLE_NAME_WIDTH, name, n,
 	       g_ms_k, g_ms_s, bad ? "MISMATCH" : "ok");
+}
+
+/* An informational line: differences made of these only are NOTEs. */
+static inline int is_note(const char *l)
+{
+	return l[0] == '~';
+}
+
+/*
+ * Compares the two transcripts as a diff (longest common subsequence), so a
+ * line one side has and the other lacks is one difference, not a cascade.
+ * A hunk made of informational ('~') lines only is a NOTE. (Used by the sem
+ * and shm oracles; test_msg_oracle.c compares entry by entry.)
+ */
+static inline void compare_diff(const char *name)
+{
+	const int n = g_kt->n, m = g_st->n;
+	char (*kl)[TLEN] = g_kt->line, (*sl)[TLEN] = g_st->line;
+	unsigned short *L = calloc((size_t)(n + 1) * (size_t)(m + 1), sizeof *L);
+	int bad = 0;
+	if (!L) {
+		perror("calloc");
+		exit(1);
+	}
+#define LCS(i, j) L[(size_t)(i) * (size_t)(m + 1) + (size_t)(j)]
+	for (int i = n - 1; i >= 0; i--)
+		for (int j = m - 1; j >= 0; j--)
+			LCS(i, j) = strcmp(kl[i], sl[j]) == 0 ? (unsigned short)(LCS(i + 1, j + 1) + 1)
+			    : LCS(i + 1, j) >= LCS(i, j + 1) ? LCS(i + 1, j) : LCS(i, j + 1);
+	print_kernel_transcript(name);
+	int i = 0, j = 0;
+	while (i < n || j < m) {
+		if (i < n && j < m && strcmp(kl[i], sl[j]) == 0) {
+			i++, j++, g_checks++;
+			continue;
+		}
+		int i0 = i, j0 = j, notes = 1;
+		while ((i < n || j < m) && !(i < n && j < m && strcmp(kl[i], sl[j]) == 0)) {
+			if (j >= m || (i < n && LCS(i + 1, j) >= LCS(i, j + 1)))
+				notes &= is_note(kl[i++]);
+			else
+				notes &= is_note(sl[j++]);
+		}
+		g_checks += i - i0 > j - j0 ? i - i0 : j - j0;
+		char hunk[8192];
+		size_t o = 0;
+		for (int a = i0; a < i; a++)
+			o += (size_t)snprintf(hunk + o, o < sizeof hunk ? sizeof hunk - o : 0,
+					      "\n  kernel: %s", kl[a]);
+		if (i == i0)
+			o += (size_t)snprintf(hunk + o, o < sizeof hunk ? sizeof hunk - o : 0,
+					      "\n  kernel: (nothing)");
+		for (int b = j0; b < j; b++)
+			o += (size_t)snprintf(hunk + o, o < sizeof hunk ? sizeof hunk - o : 0,
+					      "\n  svipc:  %s", sl[b]);
+		if (j == j0)
+			snprintf(hunk + o, o < sizeof hunk ? sizeof hunk - o : 0, "\n  svipc:  (nothing)");
+		if (notes) {
+			g_notes++;
+			printf("NOTE [%s] kernel #%d / svipc #%d (informational, not a failure)%s\n",
+			       name, i0, j0, hunk);
+		} else {
+			bad++;
+			T_FAIL("[%s] kernel #%d / svipc #%d differ:%s", name, i0, j0, hunk);
+		}
+	}
+#undef LCS
+	free(L);
+	summary(name, n > m ? n : m, bad);
 }
 
 /* The exit status, after the totals. */

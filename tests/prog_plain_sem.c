@@ -562,16 +562,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	if (argc == 2 && strcmp(argv[1], "-n") == 0)
-		return 0;
-	if (argc < 4)
-		usage();
-	alarm(40); /* never hang forever, whatever the implementation */
-	key_t key = ftok(argv[2], atoi(argv[3]));
-	if (key == (key_t)-1) {
-		perror("prog_plain_sem: ftok");
-		return 1;
-	}
+	key_t key = plain_key(argc, argv, "prog_plain_sem", 40, usage);
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "self") == 0 && argc == 4)
 		return self_test(key);

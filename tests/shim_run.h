@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <link.h>
+#include <sys/stat.h>
 
 #ifndef SHIM_PATH
 #error "SHIM_PATH (path of libsvipc-preload.so) must be defined"
@@ -147,6 +148,15 @@ static inline int dir_entries(const char *prefix)
 	return n;
 }
 
+/* 1 if the namespace has the regular file of object id of kind ("shm"). */
+static inline int ns_file_exists(const char *kind, int id)
+{
+	char path[128];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/%s.%d", t_dir, kind, id);
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 /* ---- the kernel object at the test's key -------------------------------------- */
 
 /* The kernel's calls for one kind of object. */
@@ -242,6 +252,34 @@ static inline void shim_kernel_clean(key_t key)
 	else
 		T_FAIL("kernel %s left at key %#x: %s = %d", shim_k->kind, (unsigned)key,
 		       shim_k->get_name, left);
+}
+
+/*
+ * The opening checks every shim test makes: a program that never calls the
+ * functions does nothing; the self-contained scenario ("self") runs on svipc
+ * and (if there is one) on the kernel, and leaves nothing at key either way.
+ * svipc_get is svipc's get of the object at a key; prefix names the kind's
+ * files in the namespace ("shm.").
+ */
+static inline void shim_self_checks(const char *prog, key_t key, int proj,
+				    int (*svipc_get)(key_t key), const char *prefix)
+{
+	char projs[16];
+	snprintf(projs, sizeof projs, "%d", proj);
+	const char *nargs[] = { "-n", NULL };
+	T_EXITED_0(shim_run(prog, nargs, NULL), "prog -n under the shim");
+	T_EQ(dir_entries(NULL), 0);
+	const char *sargs[] = { "self", t_dir, projs, NULL };
+	T_EXITED_0(shim_run(prog, sargs, NULL), "prog self under the shim");
+	T_ASSERT(dir_entries(NULL) > 0); /* it did run on svipc: the namespace exists */
+	T_EQ(dir_entries(prefix), 0);
+	T_ERR(svipc_get(key), ENOENT);
+	if (kernel_ok) {
+		T_ERR(shim_k->get(key), ENOENT);
+		T_EXITED_0(shim_run(prog, sargs, "1"), "prog self, SVIPC_PRELOAD_KERNEL=1");
+		T_ERR(shim_k->get(key), ENOENT);
+		T_EQ(dir_entries(prefix), 0);
+	}
 }
 
 #endif

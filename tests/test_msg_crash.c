@@ -70,6 +70,7 @@
  */
 #include "svipc.h"
 #include "t.h"
+#include "crash_step.h"
 #include "internal.h"
 #include "lock.h"
 #include "proc.h"
@@ -174,13 +175,6 @@ static int nw;
 static pid_t parent_pid;
 
 /* ---- helpers ---------------------------------------------------------------- */
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static uint32_t now_us(void)
 {
@@ -1468,11 +1462,7 @@ static void find_vdso(pid_t pid, unsigned long *lo, unsigned long *hi)
 	fclose(f);
 }
 
-/*
- * Single-stepping through the vDSO's clock_gettime never ends: each step
- * takes longer than a clock tick, so its seqlock retries forever. It touches
- * no shared state, so let the call run to its return address instead.
- */
+/* A step that stopped in the vDSO runs its call out (see run_vdso_call_out). */
 static int step_over_vdso(pid_t pid, unsigned long lo, unsigned long hi)
 {
 #if defined(__x86_64__)
@@ -1481,23 +1471,7 @@ static int step_over_vdso(pid_t pid, unsigned long lo, unsigned long hi)
 		return -1;
 	if (rg.rip < lo || rg.rip >= hi)
 		return 0;
-	errno = 0;
-	unsigned long ret = (unsigned long)ptrace(PTRACE_PEEKDATA, pid, (void *)rg.rsp, NULL);
-	long orig = ptrace(PTRACE_PEEKTEXT, pid, (void *)ret, NULL);
-	if (errno)
-		return -1;
-	if (ptrace(PTRACE_POKETEXT, pid, (void *)ret, (void *)((orig & ~0xffL) | 0xcc)) < 0 ||
-	    ptrace(PTRACE_CONT, pid, NULL, NULL) < 0)
-		return -1;
-	int st;
-	waitpid(pid, &st, 0);
-	if (!WIFSTOPPED(st) || WSTOPSIG(st) != SIGTRAP || ptrace(PTRACE_GETREGS, pid, NULL, &rg) < 0)
-		return -1;
-	rg.rip--;
-	if (rg.rip != ret || ptrace(PTRACE_SETREGS, pid, NULL, &rg) < 0 ||
-	    ptrace(PTRACE_POKETEXT, pid, (void *)ret, (void *)orig) < 0)
-		return -1;
-	return 0;
+	return run_vdso_call_out(pid, &rg);
 #else
 	(void)pid, (void)lo, (void)hi;
 	return 0;

@@ -58,6 +58,7 @@
  */
 #include "svipc.h"
 #include "t.h"
+#include "crash_step.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -91,6 +92,7 @@ struct cshare {
 static struct cshare *C;
 
 static int warm_id;
+static char warm_name[32]; /* its file, which count_files passes over */
 static unsigned long vdso_lo, vdso_hi;
 static unsigned long exe_lo, exe_hi; /* this program's code (svipc is linked in) */
 
@@ -141,13 +143,6 @@ static long iv_step(long x)
 		x -= len;
 	}
 	return niv ? iv_b[niv - 1] : x;
-}
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static int getall4(int id, unsigned short *v)
@@ -253,15 +248,6 @@ static int wait_set(int *flag, long ms)
 		usleep(500);
 	}
 	return 1;
-}
-
-static void kill_reap(pid_t p)
-{
-	if (p <= 0)
-		return;
-	kill(p, SIGKILL);
-	while (waitpid(p, NULL, 0) == -1 && errno == EINTR)
-		;
 }
 
 /* ---- the traced child --------------------------------------------------------------- */
@@ -406,11 +392,8 @@ static void find_maps(void)
 	fclose(f);
 }
 
-/*
- * Single-stepping through the vDSO's clock_gettime never ends: each step
- * takes longer than a clock tick, so its seqlock retries forever. It touches
- * no shared state, so let the call run to its return address instead.
- */
+/* Before step i: the interval notes, and the vDSO's calls run out (see
+ * run_vdso_call_out). */
 static int step_over_vdso(pid_t pid, long i)
 {
 #if defined(__x86_64__)
@@ -423,23 +406,7 @@ static int step_over_vdso(pid_t pid, long i)
 		iv_note(i);
 	if (rg.rip < vdso_lo || rg.rip >= vdso_hi)
 		return 0;
-	errno = 0;
-	unsigned long ret = (unsigned long)ptrace(PTRACE_PEEKDATA, pid, (void *)rg.rsp, NULL);
-	long orig = ptrace(PTRACE_PEEKTEXT, pid, (void *)ret, NULL);
-	if (errno)
-		return -1;
-	if (ptrace(PTRACE_POKETEXT, pid, (void *)ret, (void *)((orig & ~0xffL) | 0xcc)) < 0 ||
-	    ptrace(PTRACE_CONT, pid, NULL, NULL) < 0)
-		return -1;
-	int st;
-	waitpid(pid, &st, 0);
-	if (!WIFSTOPPED(st) || WSTOPSIG(st) != SIGTRAP || ptrace(PTRACE_GETREGS, pid, NULL, &rg) < 0)
-		return -1;
-	rg.rip--;
-	if (rg.rip != ret || ptrace(PTRACE_SETREGS, pid, NULL, &rg) < 0 ||
-	    ptrace(PTRACE_POKETEXT, pid, (void *)ret, (void *)orig) < 0)
-		return -1;
-	return 0;
+	return run_vdso_call_out(pid, &rg);
 #else
 	(void)pid;
 	if (iv_recording)
@@ -448,77 +415,10 @@ static int step_over_vdso(pid_t pid, long i)
 #endif
 }
 
-/*
- * Steps the child n instructions (or to its end); returns the steps done.
- * If on_block is given, it is called once when a step does not finish within
- * 20 ms (the child sleeps in a system call).
- */
-static long step(pid_t pid, long n, int *exited, void (*on_block)(void))
+/* Ends the stepping at a ptrace failure or a cut full run (the child is then killed). */
+static int before_step(pid_t pid, long i)
 {
-	long i;
-	int st;
-	*exited = 0;
-	for (i = 0; i < n; i++) {
-		if (step_over_vdso(pid, i) < 0 || iv_cut)
-			break; /* (a cut full run ends here: the child is killed) */
-		if (ptrace(PTRACE_SINGLESTEP, pid, NULL, NULL) < 0)
-			break;
-		pid_t r = on_block ? waitpid(pid, &st, WNOHANG) : 0;
-		if (on_block && r == 0) {
-			int64_t t0 = mono_ns(), t;
-			while ((r = waitpid(pid, &st, WNOHANG)) == 0 &&
-			       (t = mono_ns() - t0) < 20000000LL) {
-				if (t < 1000000LL)
-					sched_yield(); /* a step takes microseconds */
-				else
-					usleep(100);
-			}
-			if (r == 0) {
-				on_block();
-				on_block = NULL;
-			}
-		}
-		if (r == 0)
-			r = waitpid(pid, &st, 0);
-		if (r != pid)
-			break;
-		if (!WIFSTOPPED(st)) {
-			*exited = 1;
-			break;
-		}
-		if (WSTOPSIG(st) != SIGTRAP) {
-			if (ptrace(PTRACE_SINGLESTEP, pid, NULL, (void *)(long)WSTOPSIG(st)) < 0)
-				break;
-			waitpid(pid, &st, 0);
-			if (!WIFSTOPPED(st)) {
-				*exited = 1;
-				break;
-			}
-		}
-	}
-	return i;
-}
-
-/* Files in the namespace other than ns, procs and the warm set. */
-static int count_files(char *names, size_t len)
-{
-	DIR *d = opendir(t_dir);
-	struct dirent *e;
-	int n = 0;
-	char warm[32];
-	snprintf(warm, sizeof warm, "sem.%d", warm_id);
-	names[0] = 0;
-	while (d && (e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "ns") ||
-		    !strcmp(e->d_name, "procs") || !strcmp(e->d_name, warm))
-			continue;
-		n++;
-		strncat(names, e->d_name, len - strlen(names) - 2);
-		strcat(names, " ");
-	}
-	if (d)
-		closedir(d);
-	return n;
+	return step_over_vdso(pid, i) < 0 || iv_cut;
 }
 
 /* The set is usable: a plain semop, and waiters counted = want. */
@@ -582,7 +482,7 @@ static long trial(enum op op, long n)
 	if (pid < 0)
 		return 0;
 	int exited;
-	long done = step(pid, n, &exited,
+	long done = step(pid, n, &exited, before_step,
 			 op == OP_TIMED || op == OP_TIMED_UNDO ? post_units : NULL);
 	if (!exited)
 		kill_reap(pid);
@@ -790,46 +690,9 @@ static long trial(enum op op, long n)
 	if (id >= 0)
 		T_OK(svipc_semctl(id, 0, IPC_RMID));
 	char names[512];
-	if (count_files(names, sizeof names))
+	if (count_files(names, sizeof names, warm_name))
 		T_FAIL("%s@%ld: files left: %s", op_name[op], n, names);
 	return exited || iv_cut ? done : 0;
-}
-
-/* The operations SVIPC_SEM_CRASH_OPS selects (a bit per op); all when unset or empty. */
-static unsigned selected_ops(void)
-{
-	const char *env = getenv("SVIPC_SEM_CRASH_OPS");
-	if (!env || !*env)
-		return (1u << OP_N) - 1;
-	unsigned mask = 0;
-	const char *p = env;
-	for (;;) {
-		size_t len = strcspn(p, ",");
-		if (len > 0) {
-			int op;
-			for (op = 0; op < OP_N; op++)
-				if (strlen(op_name[op]) == len && !strncmp(p, op_name[op], len))
-					break;
-			if (op < OP_N)
-				mask |= 1u << op;
-			else
-				T_FAIL("SVIPC_SEM_CRASH_OPS: unknown operation \"%.*s\"", (int)len, p);
-		}
-		if (!p[len])
-			break;
-		p += len + 1;
-	}
-	return mask;
-}
-
-static long gcd(long a, long b)
-{
-	while (b) {
-		long t = a % b;
-		a = b;
-		b = t;
-	}
-	return a;
 }
 
 int main(void)
@@ -844,9 +707,10 @@ int main(void)
 		return 1;
 	iv_b = iv_a + IV_MAX;
 	warm_id = (int)T_OK(svipc_semget(IPC_PRIVATE, 1, 0600));
+	snprintf(warm_name, sizeof warm_name, "sem.%d", warm_id);
 	const char *pts = getenv("SVIPC_SEM_CRASH_POINTS");
 	long points = pts ? atol(pts) : 40;
-	unsigned ops = selected_ops();
+	unsigned ops = selected_ops("SVIPC_SEM_CRASH_OPS", op_name, OP_N);
 	const char *at_env = getenv("SVIPC_SEM_CRASH_AT");
 	long at = at_env && *at_env ? atol(at_env) : -1;
 	if (t_failures) {
@@ -884,25 +748,14 @@ int main(void)
 			niv = 1;
 		}
 		long covered = iv_total();
-		long stride = points > 0 && covered > points ? covered / points : 1;
-		long nstrata = (covered + stride - 1) / stride;
+		struct strata sa = strata_over(covered, points);
 		int before = t_failures;
 		long trials = 0;
-		/*
-		 * One kill point per stratum of `stride` instructions, the strata
-		 * in a shuffled order, so that an operation cut short by its time
-		 * budget (slow machines, sanitizers) is still sampled all along.
-		 */
 		time_t t0 = time(NULL);
-		long start = (long)(t_rand() % (uint64_t)nstrata);
-		long step_by = 7919; /* coprime with nstrata: visits every stratum once */
-		while (gcd(step_by, nstrata) != 1)
-			step_by++;
-		for (long i = 0; i < nstrata && t_failures - before < 5; i++) {
+		for (long i = 0; i < sa.n && t_failures - before < 5; i++) {
 			if (points > 0 && time(NULL) - t0 >= OP_BUDGET_S)
 				break;
-			long x = ((start + i * step_by) % nstrata) * stride;
-			x += (long)(t_rand() % (uint64_t)stride);
+			long x = stratum(&sa, i) + (long)(t_rand() % (uint64_t)sa.stride);
 			trial(op, iv_step(x < covered ? x : covered - 1));
 			trials++;
 		}

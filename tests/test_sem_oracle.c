@@ -128,11 +128,6 @@ struct kid {
 struct shared {
 	struct kid kid[10];
 	int v[16]; /* scratch */
-	struct event { /* calls whose time a time field may hold (sc_times) */
-		char name[24];
-		time_t lo, hi;
-	} ev[16];
-	int nev;
 	int mseq; /* sc_many_waiters: completions so far */
 	struct many {
 		int started, r, e, order;
@@ -195,50 +190,6 @@ static const char *excl(void)
 static const char *yn(int v)
 {
 	return v ? "yes" : "NO";
-}
-
-/* Wall-clock seconds, shifted by ms (a coarse clock may lag a fine one). */
-static time_t wall(long ms)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	long long ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec + ms * 1000000LL;
-	return (time_t)(ns / 1000000000LL);
-}
-
-/* Brackets a call: a time field within [lo, hi] was set by it. */
-static void ev_begin(const char *name)
-{
-	int i = sh->nev < 16 ? sh->nev++ : 15;
-	snprintf(sh->ev[i].name, sizeof sh->ev[i].name, "%s", name);
-	sh->ev[i].lo = wall(-50);
-	sh->ev[i].hi = (time_t)LONG_MAX;
-}
-
-static void ev_end(void)
-{
-	sh->ev[sh->nev - 1].hi = wall(50);
-}
-
-/* A time field: 0, within 2 s of now, or something else; when the scenario
- * brackets its calls, named by the latest call whose interval holds it. */
-static const char *tlab(time_t t)
-{
-	time_t now = time(NULL);
-	if (t == 0)
-		return "0";
-	if (sh->nev) {
-		char *b = rot();
-		for (int i = sh->nev - 1; i >= 0; i--)
-			if (t >= sh->ev[i].lo && t <= sh->ev[i].hi) {
-				snprintf(b, ROTLEN, "T(%s)", sh->ev[i].name);
-				return b;
-			}
-		return "T(none)";
-	}
-	if (t >= now - 2 && t <= now + 2)
-		return "now";
-	return "old";
 }
 
 /* semget flags: CREAT|EXCL|0640 and the rest in hex. */
@@ -714,15 +665,6 @@ static pid_t fork_child(void)
 	return oracle_fork(8);
 }
 
-/* Becomes uid/gid 65534 without supplementary groups; svipc is told. */
-static const char *drop_privs(const struct sem_impl *A)
-{
-	const char *r = become_nobody();
-	if (strcmp(r, "ok") == 0 && !A->kernel)
-		svipc_refresh_credentials();
-	return r;
-}
-
 static void on_usr1(int s)
 {
 	(void)s;
@@ -987,7 +929,7 @@ static void sc_get_perm(const struct sem_impl *A)
 	r_get(A, "root asks 0777 of a 0600 set", k0, 0, 0777);
 	pid_t c = fork_child();
 	if (c == 0) {
-		rec("drop to 65534: %s", drop_privs(A));
+		rec("drop to 65534: %s", become_nobody_told(A->kernel));
 		r_get(A, "more semaphores, no bits asked", k0, 3, 0);
 		r_get(A, "more semaphores and 0400 asked: nsems first", k0, 3, 0400);
 		r_get(A, "nsems > semmsl and 0400 asked", k0, (int)g_semmsl + 1, 0400);
@@ -2006,7 +1948,7 @@ static void sc_ctl_perm(const struct sem_impl *A)
 	rec("indexes found: %s", yn(is >= 0 && ir >= 0));
 	pid_t c = fork_child();
 	if (c == 0) {
-		rec("drop to 65534: %s", drop_privs(A));
+		rec("drop to 65534: %s", become_nobody_told(A->kernel));
 		const int sets[3] = { s, r, w };
 		const char *names[3] = { "0600", "0644", "0622" };
 		for (int i = 0; i < 3; i++) {
@@ -2063,7 +2005,7 @@ static void sc_perm_semop(const struct sem_impl *A)
 	r_set(A, "", ids[NM + 2], KEEP, KEEP, NOBODY_GID);
 	pid_t c = fork_child();
 	if (c == 0) {
-		rec("drop to 65534: %s", drop_privs(A));
+		rec("drop to 65534: %s", become_nobody_told(A->kernel));
 		int m = r_get(A, "65534 creates, mode 0600", IPC_PRIVATE, 2, 0600);
 		sh->v[0] = m;
 		_exit(0);
@@ -2073,7 +2015,7 @@ static void sc_perm_semop(const struct sem_impl *A)
 	r_set(A, "root takes it: 65534 stays creator", ids[NM + 3], 0600, 0, 0);
 	c = fork_child();
 	if (c == 0) {
-		rec("drop to 65534: %s", drop_privs(A));
+		rec("drop to 65534: %s", become_nobody_told(A->kernel));
 		for (int i = 0; i < NM + 4; i++) {
 			int id = ids[i];
 			r_op(A, "read", id, OPS({ 0, 0, 0 }));
@@ -2098,7 +2040,7 @@ static void sc_perm_revoked(const struct sem_impl *A)
 	int s = r_get(A, "", IPC_PRIVATE, 2, 0666);
 	pid_t c = fork_child();
 	if (c == 0) {
-		rec("drop to 65534: %s", drop_privs(A));
+		rec("drop to 65534: %s", become_nobody_told(A->kernel));
 		__atomic_store_n(&sh->v[1], 1, __ATOMIC_SEQ_CST);
 		/* the runner records these after the child is gone */
 		errno = 0;
@@ -2148,7 +2090,7 @@ static void sc_stat_set(const struct sem_impl *A)
 	r_set(A, "", g, KEEP, NOBODY_UID, KEEP);
 	pid_t c = fork_child();
 	if (c == 0) {
-		rec("drop to 65534: %s", drop_privs(A));
+		rec("drop to 65534: %s", become_nobody_told(A->kernel));
 		r_stat(A, "0666, not owner", o);
 		r_set(A, "not owner", o, 0600, KEEP, KEEP);
 		r_cmd(A, "not owner", o, 0, IPC_RMID);
@@ -2171,7 +2113,7 @@ static void sc_stat_set(const struct sem_impl *A)
 	r_set(A, "root takes 65534's", m, KEEP, 0, 0);
 	c = fork_child();
 	if (c == 0) {
-		rec("drop to 65534: %s", drop_privs(A));
+		rec("drop to 65534: %s", become_nobody_told(A->kernel));
 		r_set(A, "creator, not owner", m, 0644, KEEP, KEEP);
 		r_stat(A, "", m);
 		r_cmd(A, "creator, not owner", m, 0, IPC_RMID);
@@ -2264,7 +2206,7 @@ static void sc_sem_stat(const struct sem_impl *A)
 			"idx(m0)+(1<<shift)", SEM_STAT_ANY);
 	pid_t c = fork_child();
 	if (c == 0) {
-		rec("drop to 65534: %s", drop_privs(A));
+		rec("drop to 65534: %s", become_nobody_told(A->kernel));
 		r_sstat(A, "0600", is, "idx(m0)", SEM_STAT);
 		r_sstat(A, "0600", is, "idx(m0)", SEM_STAT_ANY);
 		r_sstat(A, "0644", it, "idx(m1)", SEM_STAT);
@@ -2484,73 +2426,6 @@ static void side(int kernel)
 	g_sc->fn(kernel ? &K : &S);
 }
 
-static int is_note(const char *l)
-{
-	return l[0] == '~';
-}
-
-/*
- * Compares the two transcripts as a diff (longest common subsequence), so a
- * line one side has and the other lacks is one difference, not a cascade.
- * A hunk made of informational ('~') lines only is a NOTE.
- */
-static void compare(const char *name)
-{
-	const int n = g_kt->n, m = g_st->n;
-	char (*kl)[TLEN] = g_kt->line, (*sl)[TLEN] = g_st->line;
-	unsigned short *L = calloc((size_t)(n + 1) * (size_t)(m + 1), sizeof *L);
-	int bad = 0;
-	if (!L) {
-		perror("calloc");
-		exit(1);
-	}
-#define LCS(i, j) L[(size_t)(i) * (size_t)(m + 1) + (size_t)(j)]
-	for (int i = n - 1; i >= 0; i--)
-		for (int j = m - 1; j >= 0; j--)
-			LCS(i, j) = strcmp(kl[i], sl[j]) == 0 ? (unsigned short)(LCS(i + 1, j + 1) + 1)
-			    : LCS(i + 1, j) >= LCS(i, j + 1) ? LCS(i + 1, j) : LCS(i, j + 1);
-	print_kernel_transcript(name);
-	int i = 0, j = 0;
-	while (i < n || j < m) {
-		if (i < n && j < m && strcmp(kl[i], sl[j]) == 0) {
-			i++, j++, g_checks++;
-			continue;
-		}
-		int i0 = i, j0 = j, notes = 1;
-		while ((i < n || j < m) && !(i < n && j < m && strcmp(kl[i], sl[j]) == 0)) {
-			if (j >= m || (i < n && LCS(i + 1, j) >= LCS(i, j + 1)))
-				notes &= is_note(kl[i++]);
-			else
-				notes &= is_note(sl[j++]);
-		}
-		g_checks += i - i0 > j - j0 ? i - i0 : j - j0;
-		char hunk[8192];
-		size_t o = 0;
-		for (int a = i0; a < i; a++)
-			o += (size_t)snprintf(hunk + o, o < sizeof hunk ? sizeof hunk - o : 0,
-					      "\n  kernel: %s", kl[a]);
-		if (i == i0)
-			o += (size_t)snprintf(hunk + o, o < sizeof hunk ? sizeof hunk - o : 0,
-					      "\n  kernel: (nothing)");
-		for (int b = j0; b < j; b++)
-			o += (size_t)snprintf(hunk + o, o < sizeof hunk ? sizeof hunk - o : 0,
-					      "\n  svipc:  %s", sl[b]);
-		if (j == j0)
-			snprintf(hunk + o, o < sizeof hunk ? sizeof hunk - o : 0, "\n  svipc:  (nothing)");
-		if (notes) {
-			g_notes++;
-			printf("NOTE [%s] kernel #%d / svipc #%d (informational, not a failure)%s\n",
-			       name, i0, j0, hunk);
-		} else {
-			bad++;
-			T_FAIL("[%s] kernel #%d / svipc #%d differ:%s", name, i0, j0, hunk);
-		}
-	}
-#undef LCS
-	free(L);
-	summary(name, n > m ? n : m, bad);
-}
-
 static int read_sem_limits(void)
 {
 	FILE *f = fopen("/proc/sys/kernel/sem", "r");
@@ -2635,7 +2510,7 @@ int main(int argc, char **argv)
 			continue;
 		}
 		run_sides(side, 0x5e000000u, sc->secs);
-		compare(sc->name);
+		compare_diff(sc->name);
 	}
 	return oracle_done();
 }

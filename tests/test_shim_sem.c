@@ -60,6 +60,12 @@ static void kset_rm(int id)
 	semctl(id, 0, IPC_RMID);
 }
 
+/* svipc's object at key, for shim_self_checks. */
+static int svipc_set_at(key_t key)
+{
+	return svipc_semget(key, 0, 0);
+}
+
 static const struct shim_kernel kernel_sets = { "semaphores", "semaphore set", "semget",
 						kset_private, kset_get, kset_rm };
 
@@ -71,14 +77,6 @@ static pid_t start_prog(const char *const *args, const char *kernel_env, int *in
 static int run_prog(const char *const *args, const char *kernel_env)
 {
 	return shim_run(PLAIN_SEM_PROG, args, kernel_env);
-}
-
-static int sem_file_exists(int id)
-{
-	char path[128];
-	struct stat st;
-	snprintf(path, sizeof path, "%s/sem.%d", t_dir, id);
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 /* semctl of the implementation the programs use (no fourth argument). */
@@ -161,7 +159,7 @@ static void round_trip(key_t key, int proj, int kernel, int kill_peer)
 	/* Where does it live? */
 	if (!kernel) {
 		T_EQ(T_OK(svipc_semget(key, 0, 0)), id);
-		T_ASSERT(sem_file_exists(id));
+		T_ASSERT(ns_file_exists("sem", id));
 		if (kernel_ok)
 			T_ERR(semget(key, 0, 0), ENOENT);
 		struct semid_ds ds;
@@ -353,26 +351,7 @@ int main(void)
 	int proj = shim_setup(&kernel_sets, &key);
 	if (proj == -1)
 		return t_done();
-	char projs[16];
-	snprintf(projs, sizeof projs, "%d", proj);
-
-	/* A program that never calls the functions: the shim does nothing. */
-	const char *nargs[] = { "-n", NULL };
-	T_EXITED_0(run_prog(nargs, NULL), "prog -n under the shim");
-	T_EQ(dir_entries(NULL), 0);
-
-	/* The self-contained scenario, on svipc and (if there is one) on the kernel. */
-	const char *sargs[] = { "self", t_dir, projs, NULL };
-	T_EXITED_0(run_prog(sargs, NULL), "prog self under the shim");
-	T_ASSERT(dir_entries(NULL) > 0); /* it did run on svipc: the namespace exists */
-	T_EQ(dir_entries("sem."), 0);
-	T_ERR(svipc_semget(key, 0, 0), ENOENT);
-	if (kernel_ok) {
-		T_ERR(semget(key, 0, 0), ENOENT);
-		T_EXITED_0(run_prog(sargs, "1"), "prog self, SVIPC_PRELOAD_KERNEL=1");
-		T_ERR(semget(key, 0, 0), ENOENT);
-		T_EQ(dir_entries("sem."), 0);
-	}
+	shim_self_checks(PLAIN_SEM_PROG, key, proj, svipc_set_at, "sem.");
 
 	/* Unrelated programs, on svipc, then on the kernel. */
 	for (int kill_peer = 0; kill_peer < 2; kill_peer++) {

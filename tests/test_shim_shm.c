@@ -54,6 +54,12 @@ static void kseg_rm(int id)
 	shmctl(id, IPC_RMID, NULL);
 }
 
+/* svipc's object at key, for shim_self_checks. */
+static int svipc_seg_at(key_t key)
+{
+	return svipc_shmget(key, 0, 0);
+}
+
 static const struct shim_kernel kernel_segments = { "shared memory", "segment", "shmget",
 						    kseg_private, kseg_get, kseg_rm };
 
@@ -74,14 +80,6 @@ static pid_t start_prog(const char *const *args, const char *kernel_env, int *in
 static int run_prog(const char *const *args, const char *kernel_env)
 {
 	return shim_run(PLAIN_SHM_PROG, args, kernel_env);
-}
-
-static int shm_file_exists(int id)
-{
-	char path[128];
-	struct stat st;
-	snprintf(path, sizeof path, "%s/shm.%d", t_dir, id);
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 /* ---- one round: create / check / end / rm ------------------------------------------ */
@@ -118,7 +116,7 @@ static void round_trip(key_t key, int proj, int kernel, int kill_creator)
 
 	/* Where does it live? */
 	if (!kernel) {
-		T_ASSERT(shm_file_exists(id));
+		T_ASSERT(ns_file_exists("shm", id));
 		T_EQ(T_OK(svipc_shmget(key, 0, 0)), id);
 		if (kernel_ok)
 			T_ERR(shmget(key, 0, 0), ENOENT);
@@ -164,7 +162,7 @@ static void round_trip(key_t key, int proj, int kernel, int kill_creator)
 	struct shmid_ds ds;
 	memset(&ds, 0, sizeof ds);
 	if (!kernel) {
-		T_ASSERT(shm_file_exists(id));
+		T_ASSERT(ns_file_exists("shm", id));
 		T_OK(svipc_shmctl(id, IPC_STAT, &ds));
 		T_EQ(ds.shm_nattch, 0);
 		T_EQ(ds.shm_segsz, SEG_SIZE);
@@ -197,7 +195,7 @@ static void round_trip(key_t key, int proj, int kernel, int kill_creator)
 	const char *rargs[] = { "rm", t_dir, projs, NULL };
 	T_EXITED_0(run_prog(rargs, env), kernel ? "program 3 (kernel)" : "program 3 (svipc)");
 	T_ERR(svipc_shmget(key, 0, 0), ENOENT);
-	T_ASSERT(!shm_file_exists(id) || kernel);
+	T_ASSERT(!ns_file_exists("shm", id) || kernel);
 	T_EQ(dir_entries("shm."), 0);
 	if (kernel_ok)
 		T_ERR(shmget(key, 0, 0), ENOENT);
@@ -212,26 +210,7 @@ int main(void)
 	int proj = shim_setup(&kernel_segments, &key);
 	if (proj == -1)
 		return t_done();
-	char projs[16];
-	snprintf(projs, sizeof projs, "%d", proj);
-
-	/* A program that never calls the functions: the shim does nothing. */
-	const char *nargs[] = { "-n", NULL };
-	T_EXITED_0(run_prog(nargs, NULL), "prog -n under the shim");
-	T_EQ(dir_entries(NULL), 0);
-
-	/* The self-contained scenario, on svipc and (if there is one) on the kernel. */
-	const char *sargs[] = { "self", t_dir, projs, NULL };
-	T_EXITED_0(run_prog(sargs, NULL), "prog self under the shim");
-	T_ASSERT(dir_entries(NULL) > 0); /* it did run on svipc: the namespace exists */
-	T_EQ(dir_entries("shm."), 0);
-	T_ERR(svipc_shmget(key, 0, 0), ENOENT);
-	if (kernel_ok) {
-		T_ERR(shmget(key, 0, 0), ENOENT);
-		T_EXITED_0(run_prog(sargs, "1"), "prog self, SVIPC_PRELOAD_KERNEL=1");
-		T_ERR(shmget(key, 0, 0), ENOENT);
-		T_EQ(dir_entries("shm."), 0);
-	}
+	shim_self_checks(PLAIN_SHM_PROG, key, proj, svipc_seg_at, "shm.");
 
 	/* Two unrelated programs, on svipc, then on the kernel. */
 	for (int kill_creator = 0; kill_creator < 2; kill_creator++) {

@@ -22,6 +22,7 @@
  */
 #include "svipc.h"
 #include "t.h"
+#include "crash_step.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -100,6 +101,7 @@ static void child_op(enum op op, int id, key_t key)
 }
 
 static int warm_id; /* a segment every child touches before it is traced */
+static char warm_name[32]; /* its file, which count_files passes over */
 
 static void run_child(enum op op, int id, key_t key)
 {
@@ -140,64 +142,6 @@ static pid_t start(enum op op, int id, key_t key)
 		return -1;
 	}
 	return pid;
-}
-
-/* Steps the child n instructions (or to its end); returns the steps done. */
-static long step(pid_t pid, long n, int *exited)
-{
-	long i;
-	int st;
-	*exited = 0;
-	for (i = 0; i < n; i++) {
-		if (ptrace(PTRACE_SINGLESTEP, pid, NULL, NULL) < 0)
-			break;
-		if (waitpid(pid, &st, 0) != pid)
-			break;
-		if (!WIFSTOPPED(st)) {
-			*exited = 1;
-			break;
-		}
-		if (WSTOPSIG(st) != SIGTRAP) {
-			/* A signal the child got (SIGSTOP of the stopped grandchild's parent...): pass it on. */
-			if (ptrace(PTRACE_SINGLESTEP, pid, NULL, (void *)(long)WSTOPSIG(st)) < 0)
-				break;
-			waitpid(pid, &st, 0);
-			if (!WIFSTOPPED(st)) {
-				*exited = 1;
-				break;
-			}
-		}
-	}
-	return i;
-}
-
-static void kill_child(pid_t pid)
-{
-	int st;
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-}
-
-/* Files in the namespace other than ns and procs. */
-static int count_files(char *names, size_t len)
-{
-	DIR *d = opendir(t_dir);
-	struct dirent *e;
-	int n = 0;
-	names[0] = 0;
-	while (d && (e = readdir(d))) {
-		char warm[32];
-		snprintf(warm, sizeof warm, "shm.%d", warm_id);
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "ns") ||
-		    !strcmp(e->d_name, "procs") || !strcmp(e->d_name, warm))
-			continue;
-		n++;
-		strncat(names, e->d_name, len - strlen(names) - 2);
-		strcat(names, " ");
-	}
-	if (d)
-		closedir(d);
-	return n;
 }
 
 /* The fork's grandchild, or 0: the traced child records it here (shared memory). */
@@ -251,12 +195,12 @@ static long trial(enum op op, long n, unsigned seed)
 	if (pid < 0)
 		return 0;
 	int exited;
-	long done = step(pid, n, &exited);
+	long done = step(pid, n, &exited, NULL, NULL);
 	pid_t grand = 0;
 	if (op == OP_FORK && !exited)
 		grand = grandchild_of(pid); /* before the kill, while /proc still knows */
 	if (!exited)
-		kill_child(pid);
+		kill_reap(pid);
 	else
 		waitpid(pid, NULL, 0);
 	if (op == OP_FORK && !grand)
@@ -351,51 +295,10 @@ static long trial(enum op op, long n, unsigned seed)
 		T_EQ(nattch(id), -EINVAL); /* last detach after IPC_RMID: gone */
 	}
 	char names[512];
-	int left = count_files(names, sizeof names);
+	int left = count_files(names, sizeof names, warm_name);
 	if (left)
 		T_FAIL("%s@%ld: files left: %s", op_name[op], n, names);
 	return exited ? done : 0;
-}
-
-/*
- * The operations SVIPC_SHM_CRASH_OPS selects (a bit per op); all when it is
- * unset or empty. An unknown name is a failure, so a typo cannot pass as a
- * run of nothing.
- */
-static unsigned selected_ops(void)
-{
-	const char *env = getenv("SVIPC_SHM_CRASH_OPS");
-	if (!env || !*env)
-		return (1u << OP_N) - 1;
-	unsigned mask = 0;
-	const char *p = env;
-	for (;;) {
-		size_t len = strcspn(p, ",");
-		if (len > 0) {
-			int op;
-			for (op = 0; op < OP_N; op++)
-				if (strlen(op_name[op]) == len && !strncmp(p, op_name[op], len))
-					break;
-			if (op < OP_N)
-				mask |= 1u << op;
-			else
-				T_FAIL("SVIPC_SHM_CRASH_OPS: unknown operation \"%.*s\"", (int)len, p);
-		}
-		if (!p[len])
-			break;
-		p += len + 1;
-	}
-	return mask;
-}
-
-static long gcd(long a, long b)
-{
-	while (b) {
-		long t = a % b;
-		a = b;
-		b = t;
-	}
-	return a;
 }
 
 int main(void)
@@ -406,9 +309,10 @@ int main(void)
 	if (grandchild == MAP_FAILED)
 		return 1;
 	warm_id = T_OK(svipc_shmget(IPC_PRIVATE, 1, 0600));
+	snprintf(warm_name, sizeof warm_name, "shm.%d", warm_id);
 	const char *pts = getenv("SVIPC_SHM_CRASH_POINTS");
 	long points = pts ? atol(pts) : 60;
-	unsigned ops = selected_ops();
+	unsigned ops = selected_ops("SVIPC_SHM_CRASH_OPS", op_name, OP_N);
 	if (t_failures) {
 		svipc_shmctl(warm_id, IPC_RMID, NULL);
 		return t_done();
@@ -423,25 +327,15 @@ int main(void)
 			T_FAIL("%s: the full run did not finish", op_name[op]);
 			continue;
 		}
-		long stride = points > 0 && total > points ? total / points : 1;
-		long nstrata = (total + stride - 1) / stride;
+		struct strata sa = strata_over(total, points);
 		int before = t_failures;
 		long trials = 0;
-		/*
-		 * One kill point per stratum of `stride` instructions, the strata
-		 * in a shuffled order, so that an operation cut short by its time
-		 * budget (slow machines, sanitizers) is still sampled all along.
-		 */
 		time_t t0 = time(NULL);
-		long start = (long)(t_rand() % (uint64_t)nstrata);
-		long step_by = 7919; /* coprime with nstrata: visits every stratum once */
-		while (gcd(step_by, nstrata) != 1)
-			step_by++;
-		for (long i = 0; i < nstrata && t_failures - before < 5; i++) {
+		for (long i = 0; i < sa.n && t_failures - before < 5; i++) {
 			if (points > 0 && time(NULL) - t0 > OP_BUDGET_S)
 				break;
-			long n = ((start + i * step_by) % nstrata) * stride;
-			trial(op, n + (long)(t_rand() % (uint64_t)stride), seed + (unsigned)n);
+			long n = stratum(&sa, i);
+			trial(op, n + (long)(t_rand() % (uint64_t)sa.stride), seed + (unsigned)n);
 			trials++;
 		}
 		total_trials += trials;

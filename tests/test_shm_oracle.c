@@ -112,11 +112,6 @@ struct shared {
 	int acall[64];       /* n = which shmat call of the scenario chose it */
 	int naddr, ncalls;
 	int v[16]; /* scratch shared between a runner and its children */
-	struct event { /* calls whose time a time field may hold (sc_times) */
-		char name[24];
-		time_t lo, hi;
-	} ev[16];
-	int nev;
 };
 
 static struct shared *sh;
@@ -162,53 +157,6 @@ static const char *lab(int id)
 	if (id == INT_MIN)
 		return "INT_MIN";
 	return id_label(id, 's');
-}
-
-/* Wall-clock seconds, shifted by ms (a coarse clock may lag a fine one). */
-static time_t wall(long ms)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	long long ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec + ms * 1000000LL;
-	return (time_t)(ns / 1000000000LL);
-}
-
-/* Brackets a call: a time field within [lo, hi] was set by it. */
-static void ev_begin(const char *name)
-{
-	int i = sh->nev < 16 ? sh->nev++ : 15;
-	snprintf(sh->ev[i].name, sizeof sh->ev[i].name, "%s", name);
-	sh->ev[i].lo = wall(-50);
-	sh->ev[i].hi = (time_t)LONG_MAX;
-}
-
-static void ev_end(void)
-{
-	sh->ev[sh->nev - 1].hi = wall(50);
-}
-
-/*
- * A time field: 0, within 2 s of now, or something else. When a scenario
- * brackets its calls (ev_begin/ev_end, one second apart), the field is named
- * by the latest call whose interval holds it.
- */
-static const char *tlab(time_t t)
-{
-	time_t now = time(NULL);
-	if (t == 0)
-		return "0";
-	if (sh->nev) {
-		char *b = rot();
-		for (int i = sh->nev - 1; i >= 0; i--)
-			if (t >= sh->ev[i].lo && t <= sh->ev[i].hi) {
-				snprintf(b, ROTLEN, "T(%s)", sh->ev[i].name);
-				return b;
-			}
-		return "T(none)";
-	}
-	if (t >= now - 2 && t <= now + 2)
-		return "now";
-	return "old";
 }
 
 /* shmget flags. Note SHM_NORESERVE == SHM_RDONLY: two printers. */
@@ -595,15 +543,6 @@ static pid_t fork_child(void)
 	return oracle_fork(5);
 }
 
-/* Becomes uid/gid 65534 without supplementary groups; svipc is told. */
-static const char *drop_privs(const struct shm_impl *A)
-{
-	const char *r = become_nobody();
-	if (strcmp(r, "ok") == 0 && !A->kernel)
-		svipc_refresh_credentials();
-	return r;
-}
-
 /* Writes one byte at p+off in a forked child; records how the child ended. */
 static void write_in_child(const char *what, void *p, size_t off)
 {
@@ -725,7 +664,7 @@ static void sc_get_perm(const struct shm_impl *A)
 	r_get(A, "root asks 0777 of a 0600 segment", k0, 0, 0777);
 	pid_t c = fork_child();
 	if (c == 0) {
-		rec("drop to 65534: %s", drop_privs(A));
+		rec("drop to 65534: %s", become_nobody_told(A->kernel));
 		r_get(A, "larger size, no bits asked", k0, 16384, 0);
 		r_get(A, "larger size and 0400 asked: size first", k0, 16384, 0400);
 		r_get(A, "0400 asked of 0600", k0, 8192, 0400);
@@ -802,7 +741,7 @@ static void sc_hugetlb(const struct shm_impl *A)
 	      SHM_HUGETLB | HUGE_LOG(25) | 0600);
 	pid_t c = fork_child();
 	if (c == 0) {
-		rec("drop to 65534: %s", drop_privs(A));
+		rec("drop to 65534: %s", become_nobody_told(A->kernel));
 		s = r_get(A, "huge NORESERVE as 65534", IPC_PRIVATE, m2,
 			  SHM_HUGETLB | SHM_NORESERVE | 0600);
 		if (s >= 0)
@@ -887,7 +826,7 @@ static void sc_at_addr(const struct shm_impl *A)
 		int w = r_get(A, "", IPC_PRIVATE, PG, 0666);
 		pid_t c = fork_child();
 		if (c == 0) {
-			rec("drop to 65534: %s", drop_privs(A));
+			rec("drop to 65534: %s", become_nobody_told(A->kernel));
 			void *z = r_at(A, "as 65534, RND rounds down to 0", w, (void *)0x123, SHM_RND);
 			if (ok(z))
 				r_dt(A, "", z);
@@ -1097,7 +1036,7 @@ static void sc_set(const struct shm_impl *A)
 	r_set(A, "", g, KEEP, NOBODY_UID, KEEP);
 	pid_t c = fork_child();
 	if (c == 0) {
-		rec("drop to 65534: %s", drop_privs(A));
+		rec("drop to 65534: %s", become_nobody_told(A->kernel));
 		r_set(A, "not owner", o, 0600, KEEP, KEEP);
 		r_ctl(A, "not owner", o, IPC_RMID);
 		r_stat(A, "", o);
@@ -1115,7 +1054,7 @@ static void sc_set(const struct shm_impl *A)
 	r_set(A, "root takes 65534's", m, KEEP, 0, 0);
 	c = fork_child();
 	if (c == 0) {
-		rec("drop to 65534: %s", drop_privs(A));
+		rec("drop to 65534: %s", become_nobody_told(A->kernel));
 		r_set(A, "creator, not owner", m, 0644, KEEP, KEEP);
 		r_ctl(A, "creator, not owner", m, IPC_RMID);
 		r_stat(A, "removed", m);
@@ -1237,7 +1176,7 @@ static void sc_shm_stat(const struct shm_impl *A)
 		r_sstat(A, "index bits above 15", is + 32768, "idx(s0)+32768", SHM_STAT_ANY);
 	pid_t c = fork_child();
 	if (c == 0) {
-		rec("drop to 65534: %s", drop_privs(A));
+		rec("drop to 65534: %s", become_nobody_told(A->kernel));
 		r_sstat(A, "0600", is, "idx(s0)", SHM_STAT);
 		r_sstat(A, "0600", is, "idx(s0)", SHM_STAT_ANY);
 		r_sstat(A, "0644", it, "idx(s1)", SHM_STAT);
@@ -1274,7 +1213,7 @@ static void sc_lock(const struct shm_impl *A)
 	if (c == 0) {
 		struct rlimit rl = { 16 * PG, 16 * PG };
 		rec("RLIMIT_MEMLOCK 16 pages: %s", setrlimit(RLIMIT_MEMLOCK, &rl) == 0 ? "ok" : "failed");
-		rec("drop to 65534: %s", drop_privs(A));
+		rec("drop to 65534: %s", become_nobody_told(A->kernel));
 		r_ctl(A, "not owner", s, SHM_LOCK);
 		r_ctl(A, "not owner", o, SHM_UNLOCK);
 		r_ctl(A, "owner, within the limit", mine, SHM_LOCK);
@@ -1411,7 +1350,7 @@ static void sc_perm_at(const struct shm_impl *A)
 		r_dt(A, "", p);
 	pid_t c = fork_child();
 	if (c == 0) {
-		rec("drop to 65534: %s", drop_privs(A));
+		rec("drop to 65534: %s", become_nobody_told(A->kernel));
 		static const int flags[] = { SHM_RDONLY, 0, SHM_EXEC, SHM_RDONLY | SHM_EXEC };
 		int all[NM + 3];
 		memcpy(all, ids, sizeof ids);
@@ -1472,76 +1411,8 @@ static void side(int kernel)
 {
 	sh->naddr = 0;
 	sh->ncalls = 0;
-	sh->nev = 0;
 	memset(sh->v, -1, sizeof sh->v);
 	g_sc->fn(kernel ? &K : &S);
-}
-
-static int is_note(const char *l)
-{
-	return l[0] == '~';
-}
-
-/*
- * Compares the two transcripts as a diff (longest common subsequence), so a
- * line one side has and the other lacks is one difference, not a cascade.
- * A hunk made of informational ('~') lines only is a NOTE.
- */
-static void compare(const char *name)
-{
-	const int n = g_kt->n, m = g_st->n;
-	char (*kl)[TLEN] = g_kt->line, (*sl)[TLEN] = g_st->line;
-	unsigned short *L = calloc((size_t)(n + 1) * (size_t)(m + 1), sizeof *L);
-	int bad = 0;
-	if (!L) {
-		perror("calloc");
-		exit(1);
-	}
-#define LCS(i, j) L[(size_t)(i) * (size_t)(m + 1) + (size_t)(j)]
-	for (int i = n - 1; i >= 0; i--)
-		for (int j = m - 1; j >= 0; j--)
-			LCS(i, j) = strcmp(kl[i], sl[j]) == 0 ? (unsigned short)(LCS(i + 1, j + 1) + 1)
-			    : LCS(i + 1, j) >= LCS(i, j + 1) ? LCS(i + 1, j) : LCS(i, j + 1);
-	print_kernel_transcript(name);
-	int i = 0, j = 0;
-	while (i < n || j < m) {
-		if (i < n && j < m && strcmp(kl[i], sl[j]) == 0) {
-			i++, j++, g_checks++;
-			continue;
-		}
-		int i0 = i, j0 = j, notes = 1;
-		while ((i < n || j < m) && !(i < n && j < m && strcmp(kl[i], sl[j]) == 0)) {
-			if (j >= m || (i < n && LCS(i + 1, j) >= LCS(i, j + 1)))
-				notes &= is_note(kl[i++]);
-			else
-				notes &= is_note(sl[j++]);
-		}
-		g_checks += i - i0 > j - j0 ? i - i0 : j - j0;
-		char hunk[8192];
-		size_t o = 0;
-		for (int a = i0; a < i; a++)
-			o += (size_t)snprintf(hunk + o, o < sizeof hunk ? sizeof hunk - o : 0,
-					      "\n  kernel: %s", kl[a]);
-		if (i == i0)
-			o += (size_t)snprintf(hunk + o, o < sizeof hunk ? sizeof hunk - o : 0,
-					      "\n  kernel: (nothing)");
-		for (int b = j0; b < j; b++)
-			o += (size_t)snprintf(hunk + o, o < sizeof hunk ? sizeof hunk - o : 0,
-					      "\n  svipc:  %s", sl[b]);
-		if (j == j0)
-			snprintf(hunk + o, o < sizeof hunk ? sizeof hunk - o : 0, "\n  svipc:  (nothing)");
-		if (notes) {
-			g_notes++;
-			printf("NOTE [%s] kernel #%d / svipc #%d (informational, not a failure)%s\n",
-			       name, i0, j0, hunk);
-		} else {
-			bad++;
-			T_FAIL("[%s] kernel #%d / svipc #%d differ:%s", name, i0, j0, hunk);
-		}
-	}
-#undef LCS
-	free(L);
-	summary(name, n > m ? n : m, bad);
 }
 
 /* A 1 GiB range nothing uses, far below where mmap places things. */
@@ -1598,7 +1469,7 @@ int main(void)
 			continue;
 		g_sc = sc;
 		run_sides(side, 0x5d000000u, 15);
-		compare(sc->name);
+		compare_diff(sc->name);
 	}
 	return oracle_done();
 }
