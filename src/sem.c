@@ -1463,7 +1463,8 @@ static long do_semtimedop(int id, struct sembuf *sops, size_t nsops_arg,
 			}
 		}
 		if (r == 0) {
-			jcommit(&c);
+			if (c.jn)
+				jcommit(&c);
 			set_otime(s);
 			if (alter && (s->whead || s->npoll))
 				update_queue(&c);
