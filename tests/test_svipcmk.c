@@ -1,35 +1,14 @@
 /* svipcmk: ipcmk's options and output, and the objects it makes are there as asked. */
 #include "t.h"
 
-#include <sys/wait.h>
+#include "tool_run.h"
 
-/* Runs svipcmk with args in the test's namespace; its stdout into out. Returns the exit status. */
+static char err[512];
+
 static int run(char *out, size_t len, const char *const *args)
 {
-	int p[2];
-	if (pipe(p))
-		return -1;
-	pid_t pid = fork();
-	if (pid == 0) {
-		alarm(20);
-		dup2(p[1], 1);
-		close(p[0]);
-		char *argv[12] = { (char *)SVIPCMK };
-		for (int i = 0; args[i] && i < 10; i++)
-			argv[i + 1] = (char *)args[i];
-		execv(SVIPCMK, argv);
-		_exit(127);
-	}
-	close(p[1]);
-	size_t n = 0;
-	ssize_t r;
-	while (n + 1 < len && (r = read(p[0], out + n, len - 1 - n)) > 0)
-		n += (size_t)r;
-	out[n] = 0;
-	close(p[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	(void)len;
+	return tool_run(SVIPCMK, args, out, err);
 }
 
 int main(void)
