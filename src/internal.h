@@ -65,6 +65,7 @@ void svipc__sem_atfork(enum svipc_fork_phase phase);
 int svipc__futex_wait(uint32_t *word, uint32_t expect, int64_t timeout_ns);
 int svipc__futex_wake(uint32_t *word, int n);
 int64_t svipc__mono_ns(void);
+int64_t svipc__deadline(const struct timespec *timeout);
 int64_t svipc__real_sec(void);
 int svipc__read_proc_u64(const char *path, uint64_t *out);
 uint64_t svipc__effective_caps(void);

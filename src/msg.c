@@ -626,22 +626,7 @@ static int mq_open(int id, struct mcall *c)
 
 static void mq_close(struct mcall *c, int id)
 {
-	int removed = LOAD(&c->ref.obj->removed);
-	svipc__obj_put(&c->ref);
-	if (removed)
-		svipc__obj_forget(SVIPC_MSG, id);
-}
-
-static int64_t deadline_of(const struct timespec *timeout)
-{
-	if (!timeout)
-		return -1;
-	if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000)
-		return -2;
-	int64_t ns = svipc__mono_ns();
-	if (timeout->tv_sec > (INT64_MAX - ns) / 1000000000 - 1)
-		return -1;
-	return ns + (int64_t)timeout->tv_sec * 1000000000 + timeout->tv_nsec;
+	svipc__obj_put_removed(&c->ref, SVIPC_MSG, id);
 }
 
 /* ---- send ------------------------------------------------------------------------ */
@@ -1202,7 +1187,7 @@ SVIPC_EXPORT int svipc_msgget(key_t key, int msgflg)
 static long msgsnd_retry(int msqid, const void *msgp, size_t msgsz, int msgflg,
 			 const struct timespec *timeout)
 {
-	int64_t deadline = deadline_of(timeout);
+	int64_t deadline = svipc__deadline(timeout);
 	if (deadline == -2)
 		return -EINVAL;
 	long r;
@@ -1215,7 +1200,7 @@ static long msgsnd_retry(int msqid, const void *msgp, size_t msgsz, int msgflg,
 static long msgrcv_retry(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgflg,
 			 const struct timespec *timeout)
 {
-	int64_t deadline = deadline_of(timeout);
+	int64_t deadline = svipc__deadline(timeout);
 	if (deadline == -2)
 		return -EINVAL;
 	long r;

@@ -388,6 +388,14 @@ void svipc__obj_put(struct svipc_ref *ref)
 	ref->entry = NULL;
 }
 
+void svipc__obj_put_removed(struct svipc_ref *ref, enum svipc_type type, int id)
+{
+	int removed = LOAD(&ref->obj->removed);
+	svipc__obj_put(ref);
+	if (removed)
+		svipc__obj_forget(type, id);
+}
+
 void svipc__obj_install(enum svipc_type type, int id, struct svipc_mapped *m)
 {
 	struct cache_entry *t = cache_table(type);

@@ -126,6 +126,9 @@ int svipc__obj_get(int (*dirfd)(void), enum svipc_type type, uint32_t magic, int
 		   struct svipc_ref *ref);
 void svipc__obj_put(struct svipc_ref *ref);
 
+/* Puts ref back, and forgets the cached mapping if the object was removed meanwhile. */
+void svipc__obj_put_removed(struct svipc_ref *ref, enum svipc_type type, int id);
+
 /* Puts the mapping of a new object into the cache (or unmaps it); takes m. */
 void svipc__obj_install(enum svipc_type type, int id, struct svipc_mapped *m);
 

@@ -1257,22 +1257,7 @@ static int set_open(int id, struct scall *c)
 
 static void set_close(struct scall *c, int id)
 {
-	int removed = LOAD(&c->ref.obj->removed);
-	svipc__obj_put(&c->ref);
-	if (removed)
-		svipc__obj_forget(SVIPC_SEM, id);
-}
-
-static int64_t deadline_of(const struct timespec *timeout)
-{
-	if (!timeout)
-		return -1;
-	if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000)
-		return -2;
-	int64_t ns = svipc__mono_ns();
-	if (timeout->tv_sec > (INT64_MAX - ns) / 1000000000 - 1)
-		return -1;
-	return ns + (int64_t)timeout->tv_sec * 1000000000 + timeout->tv_nsec;
+	svipc__obj_put_removed(&c->ref, SVIPC_SEM, id);
 }
 
 /* ---- semop ------------------------------------------------------------------------------ */
@@ -1398,7 +1383,7 @@ static long do_semtimedop(int id, struct sembuf *sops, size_t nsops_arg,
 		return -E2BIG;
 	if (nsops < 1 || id < 0)
 		return -EINVAL;
-	int64_t deadline = deadline_of(timeout); /* measured from here, as the kernel does */
+	int64_t deadline = svipc__deadline(timeout); /* measured from here, as the kernel does */
 	if (deadline == -2)
 		return -EINVAL;
 	const struct sem_wop *ops = (const struct sem_wop *)sops;

@@ -81,3 +81,19 @@ uint64_t svipc__effective_caps(void)
 		return geteuid() == 0 ? ~0ull : 0;
 	return (uint64_t)data[0].effective | (uint64_t)data[1].effective << 32;
 }
+
+/*
+ * The absolute CLOCK_MONOTONIC deadline of a relative timeout: -1 for none
+ * (NULL, or too far to represent), -2 for an invalid timespec (EINVAL).
+ */
+int64_t svipc__deadline(const struct timespec *timeout)
+{
+	if (!timeout)
+		return -1;
+	if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000)
+		return -2;
+	int64_t ns = svipc__mono_ns();
+	if (timeout->tv_sec > (INT64_MAX - ns) / 1000000000 - 1)
+		return -1;
+	return ns + (int64_t)timeout->tv_sec * 1000000000 + timeout->tv_nsec;
+}
