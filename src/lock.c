@@ -3,6 +3,8 @@
 #include "internal.h"
 #include "proc.h"
 
+#include <time.h>
+
 #define LOCK_SPINS 200
 #define LOCK_FIRST_WAIT_NS 1000000LL    /* 1 ms before the first liveness check */
 #define LOCK_MAX_WAIT_NS 100000000LL    /* then up to 100 ms between checks */
@@ -54,4 +56,22 @@ void svipc__unlock(uint32_t *word)
 	uint32_t v = XCHG(word, 0);
 	if (v & SVIPC_LOCK_WAITERS)
 		svipc__futex_wake(word, 1);
+}
+
+long svipc__lock_settle(const uint32_t *word, int64_t wait_ns, pid_t *live_pid)
+{
+	int64_t deadline = svipc__mono_ns() + wait_ns;
+	for (;;) {
+		uint32_t owner = LOAD(word) & ~SVIPC_LOCK_WAITERS;
+		if (!owner)
+			return 0;
+		if (!svipc__proc_alive(owner))
+			return owner;
+		if (svipc__mono_ns() > deadline) {
+			*live_pid = svipc__proc_token_pid(owner);
+			return -ETIMEDOUT;
+		}
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
 }

@@ -3,6 +3,7 @@
 #define SVIPC_LOCK_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #define SVIPC_LOCK_WAITERS 0x80000000u
 
@@ -18,5 +19,13 @@
  */
 int svipc__lock(uint32_t *word);
 void svipc__unlock(uint32_t *word);
+
+/*
+ * For the admin tools, which must never hang behind a stopped process:
+ * waits (at most wait_ns) until the lock word is free or its holder dead.
+ * Returns 0 (free), the dead holder's token, or -ETIMEDOUT with *live_pid
+ * the pid of a holder that keeps it.
+ */
+long svipc__lock_settle(const uint32_t *word, int64_t wait_ns, pid_t *live_pid);
 
 #endif

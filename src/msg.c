@@ -1,5 +1,6 @@
 /* msg.c - System V message queues: msgget, msgsnd, msgrcv, msgctl. */
 #include "msg.h"
+#include "inspect.h"
 #include "internal.h"
 #include "lock.h"
 #include "ns.h"
@@ -8,6 +9,7 @@
 #include "wait.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <linux/capability.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +117,10 @@ static uint64_t msg_max_objects(const struct svipc_ns_limits *lim)
 	return lim->msgmni;
 }
 
+static void msg_inspect(const struct svipc_ref *ref, struct svipc_obj_info *info,
+			void (*each)(void *arg, const struct svipc_waiter_info *w), void *arg);
+static void msg_check(const struct svipc_ref *ref, struct svipc_report *rep);
+
 const struct svipc_type_ops svipc__msg_ops = {
 	.type = SVIPC_MSG,
 	.magic = MSG_MAGIC,
@@ -122,6 +128,8 @@ const struct svipc_type_ops svipc__msg_ops = {
 	.init = msg_init,
 	.remove = msg_remove,
 	.max_objects = msg_max_objects,
+	.inspect = msg_inspect,
+	.check = msg_check,
 };
 
 /* ---- locking, recovery, waiters -------------------------------------------------- */
@@ -1239,4 +1247,130 @@ SVIPC_EXPORT int svipc_msgctl(int msqid, int cmd, struct msqid_ds *buf)
 		r = do_msgctl(msqid, cmd, buf);
 	while (r == -ESTALE);
 	return (int)svipc__ret(r);
+}
+
+/* ---- the admin tools' view (inspect.h) ----------------------------------------------- */
+
+/* What a blocked call waits for, in words. */
+static void describe_waiter(const struct msg_waiter *w, char *buf, size_t len)
+{
+	unsigned long long size = LOAD_RELAXED(&w->size);
+	long long typ = LOAD_RELAXED(&w->msgtyp);
+	if (LOAD_RELAXED(&w->kind) == W_SEND) {
+		snprintf(buf, len, "msgsnd of %llu bytes (queue full)", size);
+		return;
+	}
+	switch (LOAD_RELAXED(&w->mode)) {
+	case SEARCH_EQUAL:
+		snprintf(buf, len, "msgrcv type %lld, up to %llu bytes", typ, size);
+		break;
+	case SEARCH_NOTEQUAL:
+		snprintf(buf, len, "msgrcv any type but %lld, up to %llu bytes", typ, size);
+		break;
+	case SEARCH_LESSEQUAL:
+		snprintf(buf, len, "msgrcv lowest type <= %lld, up to %llu bytes", typ, size);
+		break;
+	default:
+		snprintf(buf, len, "msgrcv any type, up to %llu bytes", size);
+	}
+}
+
+static void msg_inspect(const struct svipc_ref *ref, struct svipc_obj_info *info,
+			void (*each)(void *arg, const struct svipc_waiter_info *w), void *arg)
+{
+	struct mq m;
+	if (svipc__mq_view(&m, (struct msg_queue *)ref->obj, ref->size) < 0) {
+		info->corrupt = 1;
+		return;
+	}
+	int64_t now = svipc__mono_ns();
+	for (uint32_t i = 1; i <= MSG_NWAITERS; i++) {
+		const struct msg_waiter *w = W(&m, i);
+		int kind = LOAD_RELAXED(&w->kind);
+		if (kind != W_RECV && kind != W_SEND)
+			continue;
+		struct svipc_waiter_info wi = { .pid = LOAD_RELAXED(&w->pid),
+						.alive = svipc__proc_alive(LOAD_RELAXED(&w->token)) };
+		int64_t since = LOAD_RELAXED(&w->since);
+		wi.waited_s = since > 0 && now > since ? (double)(now - since) / 1e9 : 0;
+		describe_waiter(w, wi.what, sizeof wi.what);
+		info->nwaiters++;
+		if (each)
+			each(arg, &wi);
+	}
+	info->nwaiters += LOAD_RELAXED(&m.q->noverflow); /* slotless: no pid to show */
+}
+
+/* The waiter lists against the slots: each used slot once, in arrival order. */
+static void waiters_check(struct mq *m, struct svipc_report *rep)
+{
+	uint32_t listed = 0, used = 0;
+	uint8_t seen[MSG_NWAITERS + 1] = { 0 };
+	for (int kind = W_RECV; kind <= W_SEND; kind++) {
+		uint32_t prev = 0, last = 0, k = 0;
+		FOR_WAITERS(m, kind, i, n) {
+			struct msg_waiter *w = W(m, i);
+			if (w->kind != kind || seen[i] || w->prev != prev ||
+			    (k && (int32_t)(w->arrival - last) <= 0)) {
+				svipc__report(rep, SVIPC_PROBLEM, "%s waiter list broken at slot %u",
+					      kind == W_RECV ? "receiver" : "sender", i);
+				break;
+			}
+			seen[i] = 1;
+			prev = i;
+			last = w->arrival;
+			k++;
+		}
+		if (*list_tail(m, kind) != prev && !m->corrupt)
+			svipc__report(rep, SVIPC_PROBLEM, "%s waiter list's tail is wrong",
+				      kind == W_RECV ? "receiver" : "sender");
+		listed += k;
+	}
+	for (uint32_t i = 1; i <= MSG_NWAITERS; i++) {
+		struct msg_waiter *w = W(m, i);
+		if (w->kind == W_FREE)
+			continue;
+		used++;
+		if (w->kind != W_RECV && w->kind != W_SEND)
+			svipc__report(rep, SVIPC_PROBLEM, "waiter slot %u in state %d", i, w->kind);
+		else if (!svipc__proc_alive(w->token))
+			svipc__report(rep, SVIPC_CLEANUP, "waiter slot %u: process %d died blocked "
+				      "(its slot is freed by the next wait)", i, w->pid);
+		if (w->msg && (w->kind != W_RECV || !MQ_OK(m, w->msg, m->nhdr) ||
+			       H(m, w->msg)->state != M_RESERVED))
+			svipc__report(rep, SVIPC_PROBLEM, "waiter slot %u holds message %u, which is "
+				      "not handed over", i, w->msg);
+	}
+	if (used != listed)
+		svipc__report(rep, SVIPC_PROBLEM, "%u waiter slots in use, %u in the lists", used, listed);
+}
+
+static void msg_check(const struct svipc_ref *ref, struct svipc_report *rep)
+{
+	struct mcall c = { .ref = *ref };
+	c.ref.entry = NULL;
+	if (svipc__mq_view(&c.m, (struct msg_queue *)ref->obj, ref->size) < 0) {
+		svipc__report(rep, SVIPC_PROBLEM, "its layout is invalid");
+		return;
+	}
+	int r = mq_lock(&c);
+	if (r == -EIDRM) {
+		svipc__report(rep, SVIPC_PROBLEM, "damaged: recovery could not rebuild it");
+		mq_unlock(&c);
+		return;
+	}
+	if (r < 0) {
+		svipc__report(rep, SVIPC_PROBLEM, "cannot take its lock (%s)", strerror(-r));
+		return;
+	}
+	struct msg_queue *q = c.m.q;
+	if (LOAD(&q->set_valid))
+		svipc__report(rep, SVIPC_PROBLEM, "an IPC_SET record is pending outside a call");
+	if (q->qbytes > q->nhdr)
+		svipc__report(rep, SVIPC_PROBLEM, "msg_qbytes %llu is beyond the file's capacity %u",
+			      (unsigned long long)q->qbytes, q->nhdr);
+	svipc__mq_check(&c.m, rep);
+	waiters_check(&c.m, rep);
+	c.m.corrupt = 0; /* what the check saw is reported, not acted on */
+	mq_unlock(&c);
 }

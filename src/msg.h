@@ -146,6 +146,8 @@ int svipc__mq_unlink(struct mq *m, uint32_t h);
 uint32_t svipc__mq_find(struct mq *m, int mode, int64_t typ);
 void svipc__mq_rebuild(struct mq *m, const uint8_t *keep);
 int svipc__mq_match(int mode, int64_t typ, int64_t msgtype);
+struct svipc_report;
+void svipc__mq_check(struct mq *m, struct svipc_report *rep);
 
 #define MQ_CORRUPT(m) ((m)->corrupt = 1)
 

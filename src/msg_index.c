@@ -1,5 +1,6 @@
 /* msg_index.c - a queue's storage and indexes: free lists, type lists, heaps. */
 #include "msg.h"
+#include "inspect.h"
 #include "internal.h"
 
 #include <stdlib.h>
@@ -658,5 +659,142 @@ void svipc__mq_rebuild(struct mq *m, const uint8_t *keep)
 	if (q->next_seq < maxseq)
 		q->next_seq = maxseq;
 	free(live);
+	free(used);
+}
+
+/* ---- svipcadm check ------------------------------------------------------------ */
+
+/*
+ * Checks the messages and their indexes against each other, as recovery
+ * would rebuild them: each committed message's segment chain, the counters,
+ * queue order, each type's FIFO, and that no header or segment is lost to
+ * both the queue and the free lists. Called locked; writes nothing.
+ */
+void svipc__mq_check(struct mq *m, struct svipc_report *rep)
+{
+	struct msg_queue *q = m->q;
+	uint32_t bh = q->bump_hdr, bs = q->bump_seg;
+	if (bh > m->nhdr || bs > m->nseg) {
+		svipc__report(rep, SVIPC_PROBLEM, "bump pointers %u/%u beyond the arrays (%u/%u)", bh,
+			      bs, m->nhdr, m->nseg);
+		return;
+	}
+	uint8_t *seen = calloc((size_t)bh + 1, 1), *used = calloc((size_t)bs + 1, 1);
+	if (!seen || !used) {
+		free(seen);
+		free(used);
+		svipc__report(rep, SVIPC_PROBLEM, "out of memory for the check");
+		return;
+	}
+	uint64_t qnum = 0, bytes = 0, nreserved = 0, nfree = 0;
+	for (uint32_t i = 1; i <= bh; i++) {
+		struct msg_hdr *hp = H(m, i);
+		if (hp->state == M_FREE)
+			continue;
+		if (hp->state != M_COMMITTED && hp->state != M_RESERVED) {
+			svipc__report(rep, SVIPC_PROBLEM, "message slot %u left in state %u outside a call",
+				      i, hp->state);
+			continue;
+		}
+		uint64_t need = hp->size > MSG_INLINE ?
+			(hp->size - MSG_INLINE + MSG_SEG_DATA - 1) / MSG_SEG_DATA : 0;
+		uint32_t s = hp->seg, k = 0;
+		for (; s && k < need && MQ_OK(m, s, bs) && !used[s] && S(m, s)->owner == i; k++) {
+			used[s] = 1;
+			s = S(m, s)->next;
+		}
+		if (hp->type < 1 || k != need || s)
+			svipc__report(rep, SVIPC_PROBLEM, "message slot %u (type %lld, %u bytes): broken "
+				      "segment chain (%u of %llu segments); recovery would drop it", i,
+				      (long long)hp->type, hp->size, k, (unsigned long long)need);
+		if (hp->state == M_RESERVED) {
+			nreserved++;
+			continue;
+		}
+		qnum++;
+		bytes += hp->size;
+	}
+	if (qnum != q->qnum || bytes != q->cbytes || nreserved != q->nreserved)
+		svipc__report(rep, SVIPC_PROBLEM, "counters say %llu messages, %llu bytes, %u handed "
+			      "over; the messages say %llu, %llu, %llu",
+			      (unsigned long long)q->qnum, (unsigned long long)q->cbytes, q->nreserved,
+			      (unsigned long long)qnum, (unsigned long long)bytes,
+			      (unsigned long long)nreserved);
+
+	/* Queue order: every queued message once, oldest first. */
+	uint64_t n = 0, last = 0;
+	uint32_t prev = 0, i = q->ghead;
+	for (; i && n <= bh; n++, prev = i, i = H(m, i)->gnext) {
+		if (!MQ_OK(m, i, bh) || H(m, i)->state != M_COMMITTED || seen[i] ||
+		    H(m, i)->gprev != prev || (n && H(m, i)->seq <= last)) {
+			svipc__report(rep, SVIPC_PROBLEM, "queue order broken at slot %u (message %llu)",
+				      i, (unsigned long long)n + 1);
+			break;
+		}
+		seen[i] = 1;
+		last = H(m, i)->seq;
+	}
+	if (!i && (n != qnum || q->gtail != prev))
+		svipc__report(rep, SVIPC_PROBLEM, "queue order holds %llu messages of %llu",
+			      (unsigned long long)n, (unsigned long long)qnum);
+
+	/* Each type's FIFO, found through the type index as receivers find it. */
+	uint64_t in_fifos = 0, ntypes = 0;
+	memset(seen, 0, (size_t)bh + 1);
+	for (uint32_t h = q->ghead, g = 0; h && MQ_OK(m, h, bh) && g <= bh; h = H(m, h)->gnext, g++) {
+		if (seen[h])
+			continue;
+		int64_t type = H(m, h)->type;
+		uint32_t t = tnode_find(m, type);
+		if (!t || T(m, t)->head != h) {
+			svipc__report(rep, SVIPC_PROBLEM, "type %lld: its index does not start at its "
+				      "oldest message", (long long)type);
+			continue;
+		}
+		ntypes++;
+		uint32_t x = h, k = 0, tail = 0;
+		for (; x && k <= bh; k++, tail = x, x = H(m, x)->tnext) {
+			if (!MQ_OK(m, x, bh) || seen[x] || H(m, x)->type != type ||
+			    H(m, x)->state != M_COMMITTED) {
+				svipc__report(rep, SVIPC_PROBLEM, "type %lld: its FIFO is broken at slot %u",
+					      (long long)type, x);
+				break;
+			}
+			seen[x] = 1;
+		}
+		if (!x && T(m, t)->tail != tail)
+			svipc__report(rep, SVIPC_PROBLEM, "type %lld: its FIFO's tail is wrong",
+				      (long long)type);
+		in_fifos += k;
+	}
+	if (m->corrupt)
+		svipc__report(rep, SVIPC_PROBLEM, "the type index is damaged");
+	if (in_fifos != qnum || ntypes != q->ntypes)
+		svipc__report(rep, SVIPC_PROBLEM, "type FIFOs hold %llu messages of %llu in %llu types "
+			      "(the header says %u types)", (unsigned long long)in_fifos,
+			      (unsigned long long)qnum, (unsigned long long)ntypes, q->ntypes);
+
+	/* Nothing lost: every header and segment is either used or free. */
+	for (i = q->free_hdr; i && nfree <= bh; nfree++, i = H(m, i)->gnext)
+		if (!MQ_OK(m, i, bh) || H(m, i)->state != M_FREE) {
+			svipc__report(rep, SVIPC_PROBLEM, "free message list broken at slot %u", i);
+			break;
+		}
+	if (!i && qnum + nreserved + nfree != bh)
+		svipc__report(rep, SVIPC_PROBLEM, "%llu message slots neither used nor free (leaked)",
+			      (unsigned long long)(bh - MIN(bh, qnum + nreserved + nfree)));
+	uint64_t nseg_used = 0, nseg_free = 0;
+	for (uint32_t s = 1; s <= bs; s++)
+		nseg_used += used[s];
+	uint32_t s = q->free_seg;
+	for (; s && nseg_free <= bs; nseg_free++, s = S(m, s)->next)
+		if (!MQ_OK(m, s, bs) || used[s]) {
+			svipc__report(rep, SVIPC_PROBLEM, "free segment list broken at segment %u", s);
+			break;
+		}
+	if (!s && nseg_used + nseg_free != bs)
+		svipc__report(rep, SVIPC_PROBLEM, "%llu segments neither used nor free (leaked)",
+			      (unsigned long long)(bs - MIN(bs, nseg_used + nseg_free)));
+	free(seen);
 	free(used);
 }

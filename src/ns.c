@@ -1,10 +1,12 @@
 /* ns.c - the namespace: directory, key table, ids, permissions, limits. */
 #include "ns.h"
+#include "inspect.h"
 #include "internal.h"
 #include "lock.h"
 #include "proc.h"
 #include "svipc.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <limits.h>
@@ -69,6 +71,11 @@ static const struct svipc_type_ops *const all_ops[SVIPC_NTYPES] = {
 	[SVIPC_SHM] = &svipc__shm_ops,
 	[SVIPC_SEM] = &svipc__sem_ops,
 };
+
+const struct svipc_type_ops *svipc__type_ops(enum svipc_type type)
+{
+	return (unsigned)type < SVIPC_NTYPES ? all_ops[type] : NULL;
+}
 
 static struct {
 	pthread_mutex_t mu;
@@ -862,6 +869,187 @@ SVIPC_EXPORT int svipc_limits_set(const struct svipc_limits *limits)
 	for (int i = 0; i < 10; i++)
 		if (src[i])
 			STORE_RELAXED(&dst[i], src[i]);
+	ns_unlock(f);
+	return 0;
+}
+
+/* ---- svipcadm check and purge ------------------------------------------------------ */
+
+static const char *const scrub_names[SVIPC_NTYPES] = { "message queue", "shared memory segment",
+						      "semaphore set" };
+
+static void count_alive(void *arg, const struct svipc_waiter_info *w)
+{
+	*(int *)arg += w->alive;
+}
+
+/* Live users (attachments) of a removed object, read without changing it. */
+static int dest_users(const struct svipc_type_ops *ops, int id)
+{
+	struct svipc_ref ref;
+	struct svipc_obj_info info;
+	int n = 0;
+	if (!ops->remove_lingers || !ops->inspect ||
+	    svipc__obj_get(ns_dirfd_checked, ops->type, ops->magic, id, &ref) < 0)
+		return 0;
+	ops->inspect(&ref, &info, count_alive, &n);
+	svipc__obj_put(&ref);
+	return n;
+}
+
+/*
+ * The key table against the directory. Called with the namespace lock held.
+ * Problems: an entry without a valid file, counters that disagree with the
+ * entries. Notes (purge's work): removed objects nobody uses any more,
+ * files no entry names, temporary files of dead creators.
+ */
+static void scrub_locked(struct ns_file *f, int dfd, int how, struct svipc_report *rep)
+{
+	int fix = (how & SVIPC_SCRUB_REPAIR) && !(how & SVIPC_SCRUB_DRY_RUN);
+	int purge = (how & SVIPC_SCRUB_PURGE) && !(how & SVIPC_SCRUB_DRY_RUN);
+	const char *gone = purge ? "freed" : "can be freed (svipcadm purge)";
+	for (int t = 0; t < SVIPC_NTYPES; t++) {
+		struct ns_table *tb = &f->t[t];
+		uint32_t in_use = 0, hi = 0;
+		for (uint32_t i = 0; i < SVIPC_IDX_MAX; i++) {
+			struct ns_entry *e = &tb->e[i];
+			uint32_t st = LOAD(&e->state);
+			int id = SVIPC_MKID(e->seq & SVIPC_SEQ_MAX, i);
+			if (st == ENT_FREE)
+				continue;
+			if (st == ENT_REMOVING)
+				st = ENT_DEST; /* written by older versions: the same */
+			if (!entry_exists(st)) {
+				svipc__report(rep, SVIPC_PROBLEM, "%s %d: entry left in state %u by a dead creator%s",
+					      scrub_names[t], id, st, fix ? " (discarded)" : "");
+				if (fix) {
+					entry_unlink(t, id);
+					e->key = IPC_PRIVATE;
+					STORE(&e->state, ENT_FREE);
+				}
+				continue;
+			}
+			if (st == ENT_DEST) {
+				int users = dest_users(all_ops[t], id);
+				if (users) {
+					svipc__report(rep, SVIPC_NOTE, "%s %d: removed (IPC_RMID), still "
+						      "attached %d time(s): goes at the last detach",
+						      scrub_names[t], id, users);
+				} else if (purge && !reap_locked(tb, all_ops[t], id)) {
+					svipc__report(rep, SVIPC_CLEANUP, "%s %d: removed and unused: freed",
+						      scrub_names[t], id);
+					continue;
+				} else if (!purge) {
+					svipc__report(rep, SVIPC_CLEANUP, "%s %d: removed and unused: %s",
+						      scrub_names[t], id, gone);
+				}
+			}
+			in_use++;
+			hi = i + 1;
+			struct svipc_ref ref;
+			int r = svipc__obj_get(ns_dirfd_checked, t, all_ops[t]->magic, id, &ref);
+			if (r < 0) {
+				svipc__report(rep, SVIPC_PROBLEM, "%s %d: its file is missing or invalid (%s)", scrub_names[t],
+					      id, strerror(-r));
+				continue;
+			}
+			if (st == ENT_LIVE && LOAD_RELAXED(&ref.obj->perm.key) != LOAD_RELAXED(&e->key))
+				svipc__report(rep, SVIPC_PROBLEM, "%s %d: key 0x%08x in the table, 0x%08x in the object",
+					      scrub_names[t], id, (unsigned)e->key,
+					      (unsigned)ref.obj->perm.key);
+			svipc__obj_put(&ref);
+		}
+		if (tb->in_use != in_use || tb->hiwater < hi || tb->hiwater > SVIPC_IDX_MAX) {
+			svipc__report(rep, purge ? SVIPC_CLEANUP : SVIPC_PROBLEM, "%s table: counts %u in use below %u, entries say %u below %u%s",
+				      scrub_names[t], tb->in_use, tb->hiwater, in_use, hi,
+				      fix || purge ? " (corrected)" : "");
+			if (fix || purge) {
+				tb->in_use = in_use;
+				tb->hiwater = hi;
+			}
+		}
+	}
+	/* The directory: files nobody names. */
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		svipc__report(rep, SVIPC_PROBLEM, "cannot read the namespace directory (%s)", strerror(errno));
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, "ns") || !strcmp(n, "procs"))
+			continue;
+		if (!strncmp(n, ".tmp.", 5)) {
+			uint32_t token = (uint32_t)strtoul(n + 5, NULL, 16);
+			if (svipc__proc_alive(token))
+				continue;
+			svipc__report(rep, SVIPC_CLEANUP, "%s: temporary file of a creator that died: %s", n, gone);
+			if (purge)
+				unlinkat(dfd, n, 0);
+			continue;
+		}
+		int t, id, len = 0;
+		char tn[4];
+		if (sscanf(n, "%3[a-z].%d%n", tn, &id, &len) != 2 || n[len] || id < 0) {
+			svipc__report(rep, SVIPC_NOTE, "%s: not an svipc file (left alone)", n);
+			continue;
+		}
+		for (t = 0; t < SVIPC_NTYPES; t++) {
+			char want[32];
+			svipc__obj_name(want, sizeof want, t, id);
+			if (!strcmp(want, n))
+				break;
+		}
+		if (t == SVIPC_NTYPES) {
+			svipc__report(rep, SVIPC_NOTE, "%s: not an svipc file (left alone)", n);
+			continue;
+		}
+		struct ns_entry *e = &f->t[t].e[SVIPC_ID_IDX(id)];
+		if (entry_exists(LOAD(&e->state)) && (e->seq & SVIPC_SEQ_MAX) == SVIPC_ID_SEQ(id))
+			continue;
+		svipc__report(rep, SVIPC_CLEANUP, "%s: file of no %s (an interrupted removal): %s", n,
+			      scrub_names[t], gone);
+		if (purge)
+			unlinkat(dfd, n, 0);
+	}
+	closedir(d);
+}
+
+int svipc__ns_scrub(int how, struct svipc_report *rep)
+{
+	int r;
+	struct ns_file *f = ns_file(&r);
+	if (!f)
+		return r;
+	int dfd = ns_dirfd_checked();
+	if (dfd < 0)
+		return dfd;
+	pid_t pid = 0;
+	long owner = svipc__lock_settle(&f->lock, 3000000000LL, &pid);
+	if (owner == -ETIMEDOUT) {
+		svipc__report(rep, SVIPC_PROBLEM, "the namespace lock has been held by live process %d for over 3 s "
+			      "(stopped?): not checked", (int)pid);
+		return 0;
+	}
+	if (owner > 0) {
+		pid = svipc__proc_token_pid((uint32_t)owner);
+		if (!(how & (SVIPC_SCRUB_REPAIR | SVIPC_SCRUB_PURGE)) || (how & SVIPC_SCRUB_DRY_RUN)) {
+			svipc__report(rep, SVIPC_PROBLEM, "the namespace lock is held by process %d, which died: "
+				      "recovery pending (the next msgget/shmget/semget or IPC_RMID runs it)",
+				      (int)pid);
+			return 0;
+		}
+		svipc__report(rep, SVIPC_NOTE, "the namespace lock was held by process %d, which died: recovered",
+			      (int)pid);
+	}
+	r = ns_lock(f);
+	if (r < 0)
+		return r;
+	scrub_locked(f, dfd, how, rep);
 	ns_unlock(f);
 	return 0;
 }

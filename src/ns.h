@@ -7,6 +7,9 @@
 #include "region.h"
 
 struct svipc_limits;
+struct svipc_obj_info;
+struct svipc_waiter_info;
+struct svipc_report;
 
 /* Limits as stored in the namespace file (same order as struct svipc_limits). */
 struct svipc_ns_limits {
@@ -55,7 +58,27 @@ struct svipc_type_ops {
 	int remove_lingers;
 	/* The limit on the number of objects of this type. */
 	uint64_t (*max_objects)(const struct svipc_ns_limits *lim);
+	/*
+	 * For the admin tools (inspect.c). inspect: a snapshot without the
+	 * lock, calling each() per blocked (or attached) process. check: the
+	 * object's consistency, under its lock (taking it runs recovery if
+	 * the holder died), each finding reported to rep.
+	 */
+	void (*inspect)(const struct svipc_ref *ref, struct svipc_obj_info *info,
+			void (*each)(void *arg, const struct svipc_waiter_info *w), void *arg);
+	void (*check)(const struct svipc_ref *ref, struct svipc_report *rep);
 };
+
+/* The operations of an IPC type. */
+const struct svipc_type_ops *svipc__type_ops(enum svipc_type type);
+
+/*
+ * The namespace's own check (svipcadm check) and cleanup (svipcadm purge):
+ * see svipc__check_ns() and svipc__purge() in inspect.h.
+ */
+enum { SVIPC_SCRUB_REPAIR = 1, SVIPC_SCRUB_PURGE = 2, SVIPC_SCRUB_DRY_RUN = 4 };
+int svipc__ns_scrub(int how, struct svipc_report *rep);
+
 
 /* The namespace directory's descriptor, opening the namespace on first use. */
 int svipc__ns_dirfd(void);

@@ -1,5 +1,6 @@
 /* sem.c - System V semaphore sets: semget, semop, semtimedop, semctl. */
 #include "sem.h"
+#include "inspect.h"
 #include "internal.h"
 #include "lock.h"
 #include "ns.h"
@@ -266,6 +267,10 @@ static uint64_t sem_max_objects(const struct svipc_ns_limits *lim)
 	return lim->semmni;
 }
 
+static void sem_inspect(const struct svipc_ref *ref, struct svipc_obj_info *info,
+			void (*each)(void *arg, const struct svipc_waiter_info *w), void *arg);
+static void sem_check(const struct svipc_ref *ref, struct svipc_report *rep);
+
 const struct svipc_type_ops svipc__sem_ops = {
 	.type = SVIPC_SEM,
 	.magic = SEM_MAGIC,
@@ -277,6 +282,8 @@ const struct svipc_type_ops svipc__sem_ops = {
 	.more_checks = sem_more_checks,
 	.remove = sem_remove,
 	.max_objects = sem_max_objects,
+	.inspect = sem_inspect,
+	.check = sem_check,
 };
 
 /* ---- who a process is, for SEM_UNDO ------------------------------------------------- */
@@ -1807,4 +1814,176 @@ SVIPC_EXPORT int svipc_semctl(int semid, int semnum, int cmd, ...)
 	}
 	}
 	return (int)svipc__ret(do_semctl(semid, semnum, cmd, arg));
+}
+
+/* ---- the admin tools' view (inspect.h) ----------------------------------------------- */
+
+static void sem_inspect(const struct svipc_ref *ref, struct svipc_obj_info *info,
+			void (*each)(void *arg, const struct svipc_waiter_info *w), void *arg)
+{
+	struct sem_view v;
+	if (sem_view_make(&v, (struct sem_set *)ref->obj, ref->size) < 0) {
+		info->corrupt = 1;
+		return;
+	}
+	int64_t now = svipc__mono_ns();
+	uint32_t hi = MIN(LOAD_RELAXED(&v.s->w_hi), v.nwaiters);
+	for (uint32_t i = 1; i <= hi; i++) {
+		const struct sem_waiter *w = W(&v, i);
+		int st = LOAD_RELAXED(&w->state);
+		if (st != SW_WAIT && st != SW_POLL)
+			continue;
+		struct svipc_waiter_info wi = { .pid = LOAD_RELAXED(&w->pid),
+						.alive = svipc__proc_alive(LOAD_RELAXED(&w->token)) };
+		int64_t since = LOAD_RELAXED(&w->since);
+		wi.waited_s = since > 0 && now > since ? (double)(now - since) / 1e9 : 0;
+		unsigned num = LOAD_RELAXED(&w->bnum), nsops = LOAD_RELAXED(&w->nsops);
+		int op = LOAD_RELAXED(&w->bop);
+		int n = op ? snprintf(wi.what, sizeof wi.what, "semop sem %u %+d", num, op)
+			   : snprintf(wi.what, sizeof wi.what, "semop sem %u == 0", num);
+		if (nsops > 1 && n > 0 && (size_t)n < sizeof wi.what)
+			snprintf(wi.what + n, sizeof wi.what - (size_t)n, " (1 of %u operations)", nsops);
+		info->nwaiters++;
+		if (each)
+			each(arg, &wi);
+	}
+	info->nwaiters += LOAD_RELAXED(&v.s->npoll); /* slotless: no pid to show */
+}
+
+/* The waiter list against the slots, and each waiter's operations. */
+static void sem_waiters_check(struct sem_view *v, struct svipc_report *rep)
+{
+	struct sem_set *s = v->s;
+	uint32_t listed = 0, used = 0, prev = 0, last = 0;
+	uint64_t big = 0;
+	FOR_WAITERS(v, i, n) {
+		struct sem_waiter *w = W(v, i);
+		if ((w->state != SW_WAIT && w->state != SW_POLL) || w->prev != prev ||
+		    (listed && (int32_t)(w->arrival - last) <= 0) || i > s->w_hi) {
+			svipc__report(rep, SVIPC_PROBLEM, "waiter list broken at slot %u", i);
+			return;
+		}
+		prev = i;
+		last = w->arrival;
+		listed++;
+	}
+	if (s->wtail != prev)
+		svipc__report(rep, SVIPC_PROBLEM, "waiter list's tail is wrong");
+	for (uint32_t i = 1; i <= w_hi(v); i++) {
+		struct sem_waiter *w = W(v, i);
+		if (w->state == SW_FREE)
+			continue;
+		used++;
+		const struct sem_wop *ops = waiter_ops(v, w);
+		int bad = !ops || (w->state != SW_WAIT && w->state != SW_POLL);
+		for (uint32_t k = 0; !bad && k < w->nsops; k++)
+			bad = ops[k].num >= v->nsems;
+		if (bad)
+			svipc__report(rep, SVIPC_PROBLEM, "waiter slot %u holds impossible operations", i);
+		if (w->big && w->big <= v->nbig)
+			big |= 1ull << (w->big - 1);
+		if (!svipc__proc_alive(w->token))
+			svipc__report(rep, SVIPC_CLEANUP, "waiter slot %u: process %d died blocked (its "
+				      "slot is freed by the next change)", i, w->pid);
+	}
+	for (uint32_t i = w_hi(v) + 1; i <= v->nwaiters; i++)
+		if (W(v, i)->state != SW_FREE) {
+			svipc__report(rep, SVIPC_PROBLEM, "waiter slot %u is used above the high-water "
+				      "mark %u", i, s->w_hi);
+			break;
+		}
+	if (used != listed || listed != s->nwait)
+		svipc__report(rep, SVIPC_PROBLEM, "%u waiter slots in use, %u in the list, the count "
+			      "says %u", used, listed, s->nwait);
+	if (big != s->big_used)
+		svipc__report(rep, SVIPC_PROBLEM, "the big operation areas in use disagree with "
+			      "their waiters");
+}
+
+/* Values, and the counters recovery derives from the undo records. */
+static void sem_values_check(struct sem_view *v, struct svipc_report *rep)
+{
+	struct sem_set *s = v->s;
+	for (uint32_t i = 0; i < v->nsems; i++)
+		if (v->sem[i].val < 0 || v->sem[i].val > SEM_VMX)
+			svipc__report(rep, SVIPC_PROBLEM, "semaphore %u has value %d, outside 0..%d", i,
+				      v->sem[i].val, SEM_VMX);
+	uint32_t *nadj = calloc(v->nsems, sizeof *nadj);
+	if (!nadj) {
+		svipc__report(rep, SVIPC_PROBLEM, "out of memory for the check");
+		return;
+	}
+	uint32_t nz_records = 0, hi = MIN(s->undo_hi, v->nundo);
+	if (s->undo_hi > v->nundo)
+		svipc__report(rep, SVIPC_PROBLEM, "undo high-water mark %u beyond %u records",
+			      s->undo_hi, v->nundo);
+	for (uint32_t u = 1; u <= v->nundo; u++) {
+		struct sem_undo *rec = U(v, u);
+		if (rec->state == SU_FREE)
+			continue;
+		if (rec->state != SU_USED || u > hi) {
+			svipc__report(rep, SVIPC_PROBLEM, "undo record %u: state %u%s", u, rec->state,
+				      u > hi ? ", above the high-water mark" : "");
+			continue;
+		}
+		if (rec->epoch != s->adj_epoch)
+			continue; /* all zero since a SETALL */
+		uint32_t nz = 0;
+		for (uint32_t i = 0; i < v->nsems; i++) {
+			int32_t a = *ADJ(v, u, i);
+			if (!a)
+				continue;
+			nz++;
+			nadj[i]++;
+			if (a < -SEM_AEM || a > SEM_AEM)
+				svipc__report(rep, SVIPC_PROBLEM, "undo record %u: adjustment %d of "
+					      "semaphore %u is out of range", u, a, i);
+		}
+		if (nz != rec->nz)
+			svipc__report(rep, SVIPC_PROBLEM, "undo record %u counts %u adjustments, holds %u",
+				      u, rec->nz, nz);
+		nz_records += nz != 0;
+		if (nz && !undo_owner_alive(rec))
+			svipc__report(rep, SVIPC_CLEANUP, "undo record %u: process %d died; its "
+				      "adjustments are applied by the next call they concern", u, rec->pid);
+	}
+	for (uint32_t i = 0; i < v->nsems; i++)
+		if (nadj[i] != v->sem[i].nadj)
+			svipc__report(rep, SVIPC_PROBLEM, "semaphore %u: %u undo records adjust it, the "
+				      "count says %u", i, nadj[i], v->sem[i].nadj);
+	if (nz_records != s->nundo_nz)
+		svipc__report(rep, SVIPC_PROBLEM, "%u undo records hold adjustments, the count says %u",
+			      nz_records, s->nundo_nz);
+	free(nadj);
+}
+
+static void sem_check(const struct svipc_ref *ref, struct svipc_report *rep)
+{
+	struct scall c = { .ref = *ref };
+	c.ref.entry = NULL;
+	c.v = &c.local;
+	if (sem_view_make(c.v, (struct sem_set *)ref->obj, ref->size) < 0) {
+		svipc__report(rep, SVIPC_PROBLEM, "its layout is invalid");
+		return;
+	}
+	int r = set_lock(&c);
+	if (r == -EIDRM) {
+		svipc__report(rep, SVIPC_PROBLEM, "damaged: recovery could not repair it");
+		set_unlock(&c);
+		return;
+	}
+	if (r < 0) {
+		svipc__report(rep, SVIPC_PROBLEM, "cannot take its lock (%s)", strerror(-r));
+		return;
+	}
+	struct sem_set *s = c.v->s;
+	if (LOAD(&s->j_n))
+		svipc__report(rep, SVIPC_PROBLEM, "a committed transaction of %u entries is not "
+			      "applied", s->j_n);
+	if (LOAD(&s->set_valid))
+		svipc__report(rep, SVIPC_PROBLEM, "an IPC_SET record is pending outside a call");
+	sem_values_check(c.v, rep);
+	sem_waiters_check(c.v, rep);
+	c.v->corrupt = 0; /* what the check saw is reported, not acted on */
+	set_unlock(&c);
 }

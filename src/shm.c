@@ -1,5 +1,6 @@
 /* shm.c - System V shared memory segments: shmget, shmat, shmdt, shmctl. */
 #include "shm.h"
+#include "inspect.h"
 #include "internal.h"
 #include "lock.h"
 #include "ns.h"
@@ -433,6 +434,10 @@ static uint64_t shm_max_objects(const struct svipc_ns_limits *lim)
 	return lim->shmmni;
 }
 
+static void shm_inspect(const struct svipc_ref *ref, struct svipc_obj_info *info,
+			void (*each)(void *arg, const struct svipc_waiter_info *w), void *arg);
+static void shm_check(const struct svipc_ref *ref, struct svipc_report *rep);
+
 const struct svipc_type_ops svipc__shm_ops = {
 	.type = SVIPC_SHM,
 	.magic = SHM_MAGIC,
@@ -447,6 +452,8 @@ const struct svipc_type_ops svipc__shm_ops = {
 	.remove = shm_remove,
 	.remove_lingers = 1,
 	.max_objects = shm_max_objects,
+	.inspect = shm_inspect,
+	.check = shm_check,
 };
 
 /*
@@ -1438,4 +1445,78 @@ SVIPC_EXPORT int svipc_shmsync(const void *shmaddr, int flags)
 			r = -errno;
 	}
 	return (int)svipc__ret(r);
+}
+
+/* ---- the admin tools' view (inspect.h) ----------------------------------------------- */
+
+/* Attachments rather than waiters: nobody blocks on a segment. */
+static void shm_inspect(const struct svipc_ref *ref, struct svipc_obj_info *info,
+			void (*each)(void *arg, const struct svipc_waiter_info *w), void *arg)
+{
+	struct geom g;
+	struct shm_seg *s = (struct shm_seg *)ref->obj;
+	if (seg_geom(ref, &g) < 0) {
+		info->corrupt = 1;
+		return;
+	}
+	int fd = seg_open(s->obj.id, O_RDONLY);
+	uint32_t hi = MIN(LOAD_RELAXED(&s->slot_hi), g.nslots);
+	for (uint32_t i = 0; i < hi; i++) {
+		const struct shm_slot *sl = &slots(s)[i];
+		if (LOAD_RELAXED(&sl->state) != SHM_SLOT_ATTACHED)
+			continue;
+		struct svipc_waiter_info wi = { .pid = LOAD_RELAXED(&sl->pid),
+						.alive = fd < 0 || lock_held(fd, i) };
+		snprintf(wi.what, sizeof wi.what, wi.alive ? "attached" :
+			 "attached, ended without shmdt (booked at the next use)");
+		info->nwaiters++;
+		if (each)
+			each(arg, &wi);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+static void shm_check(const struct svipc_ref *ref, struct svipc_report *rep)
+{
+	struct geom g;
+	struct shm_seg *s = (struct shm_seg *)ref->obj;
+	if (seg_geom(ref, &g) < 0) {
+		svipc__report(rep, SVIPC_PROBLEM, "its layout is invalid");
+		return;
+	}
+	int r = seg_lock(s);
+	if (r < 0) {
+		svipc__report(rep, SVIPC_PROBLEM, "cannot take its lock (%s)", strerror(-r));
+		return;
+	}
+	if (LOAD(&s->set_valid))
+		svipc__report(rep, SVIPC_PROBLEM, "an IPC_SET record is pending outside a call");
+	int fd = seg_open(s->obj.id, O_RDONLY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		svipc__report(rep, SVIPC_PROBLEM, "its file cannot be opened (%s)",
+			      strerror(fd < 0 ? -fd : errno));
+	} else if ((uint64_t)st.st_size < g.data_off + g.map_len) {
+		svipc__report(rep, SVIPC_PROBLEM, "its file was truncated to %lld bytes of %llu: "
+			      "attached processes touching the rest get SIGBUS", (long long)st.st_size,
+			      (unsigned long long)(g.data_off + g.map_len));
+	}
+	uint32_t hi = MIN(s->slot_hi, g.nslots);
+	for (uint32_t i = 0; i < g.nslots; i++) {
+		const struct shm_slot *sl = &slots(s)[i];
+		if (sl->state == SHM_SLOT_FREE)
+			continue;
+		if (sl->state != SHM_SLOT_ATTACHED)
+			svipc__report(rep, SVIPC_PROBLEM, "attachment slot %u in state %u", i, sl->state);
+		else if (i >= hi)
+			svipc__report(rep, SVIPC_PROBLEM, "attachment slot %u is used above the "
+				      "high-water mark %u", i, s->slot_hi);
+		else if (fd >= 0 && !lock_held(fd, i))
+			svipc__report(rep, SVIPC_CLEANUP, "attachment of process %d ended without "
+				      "shmdt (booked by the next call)", sl->pid);
+	}
+	if (fd >= 0)
+		close(fd);
+	seg_unlock(s);
 }

@@ -55,6 +55,13 @@ int main(void)
 	/* --all removes everything left. */
 	T_EQ(rm((const char *[]){ "--all", NULL }), 0);
 	T_ERR(svipc_semget(ks, 0, 0), ENOENT);
+	/* A namespace that is not there is not made by looking; a file is not one. */
+	T_EQ(rm((const char *[]){ "-q", "5", "--dir", "/nonexistent/svipc", NULL }), 1);
+	T_ASSERT(!strcmp(err, "svipcrm: invalid id (5)\n"));
+	T_ERR(access("/nonexistent/svipc", F_OK), ENOENT);
+	T_EQ(rm((const char *[]){ "--dir=/nonexistent/svipc", "--all", NULL }), 0);
+	T_EQ(rm((const char *[]){ "--dir", "/etc/hostname", "-q", "5", NULL }), 1);
+	T_ASSERT(strstr(err, "is not a directory") != NULL);
 	T_EQ(rm((const char *[]){ "--help", NULL }), 0);
 	T_ASSERT(strstr(out, "--semaphore-key") != NULL);
 	return t_done();

@@ -19,10 +19,11 @@ static void tool_slurp(int fd, char *buf, size_t len)
 
 /*
  * Runs path with args (NULL-terminated, at most 10), bounded by an alarm;
- * its stdout into out and its stderr into err (each 512 bytes). Returns its
- * exit status, or 128 if it did not exit normally.
+ * its stdout into out (outlen bytes) and its stderr into err (errlen).
+ * Returns its exit status, or 128 if it did not exit normally.
  */
-static int tool_run(const char *path, const char *const *args, char out[512], char err[512])
+static inline int tool_run_buf(const char *path, const char *const *args, char *out, size_t outlen,
+			char *err, size_t errlen)
 {
 	char tmpl[] = "/tmp/svipc-tool-err.XXXXXX";
 	int efd = mkstemp(tmpl);
@@ -43,14 +44,20 @@ static int tool_run(const char *path, const char *const *args, char out[512], ch
 		_exit(127);
 	}
 	close(p[1]);
-	tool_slurp(p[0], out, 512);
+	tool_slurp(p[0], out, outlen);
 	close(p[0]);
 	int st;
 	waitpid(pid, &st, 0);
 	lseek(efd, 0, SEEK_SET);
-	tool_slurp(efd, err, 512);
+	tool_slurp(efd, err, errlen);
 	close(efd);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* The same with 512-byte buffers. */
+static inline int tool_run(const char *path, const char *const *args, char out[512], char err[512])
+{
+	return tool_run_buf(path, args, out, 512, err, 512);
 }
 
 #endif

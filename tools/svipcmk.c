@@ -4,6 +4,7 @@
  * for ipcmk work with it. Each object gets a random key, as ipcmk's do.
  */
 #include "svipc.h"
+#include "tool_ns.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -149,6 +150,9 @@ int main(int argc, char **argv)
 	}
 	if (!ask_shm && !ask_msg && !ask_sem)
 		bad_usage(); /* (ipcmk ignores operands too) */
+	/* A missing namespace is made with its first object; a broken one is refused. */
+	if (tool_ns_vet(prog) == TOOL_NS_BAD)
+		return EXIT_FAILURE;
 	/* ipcmk's order: segment, queue, semaphores. */
 	if (ask_shm) {
 		int id = svipc_shmget(random_key(), (size_t)size, mode | IPC_CREAT);

@@ -4,6 +4,7 @@
  * removal failed), so that scripts written for ipcrm work with it.
  */
 #include "svipc.h"
+#include "tool_ns.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -38,6 +39,7 @@ static void usage(FILE *out)
 }
 
 static int verbose;
+static int ns_empty; /* no namespace there: nothing to remove, and nothing is created */
 
 static void bad(const char *what, const char *arg)
 {
@@ -64,7 +66,9 @@ static int remove_id(enum type t, int iskey, int id, const char *arg)
 	if (verbose)
 		fprintf(stderr, "removing %s id %d\n", t == SHM ? "shared memory" : t == MSG ?
 			"message queue" : "semaphore", id);
-	if (t == SHM)
+	if (ns_empty)
+		r = -1, errno = EINVAL;
+	else if (t == SHM)
 		r = svipc_shmctl(id, IPC_RMID, NULL);
 	else if (t == MSG)
 		r = svipc_msgctl(id, IPC_RMID, NULL);
@@ -97,8 +101,9 @@ static int remove_key(enum type t, const char *s)
 		bad("illegal key", s);
 		return 1;
 	}
-	int id = t == SHM ? svipc_shmget(key, 0, 0) : t == MSG ? svipc_msgget(key, 0)
-							      : svipc_semget(key, 0, 0);
+	errno = ENOENT;
+	int id = ns_empty ? -1 : t == SHM ? svipc_shmget(key, 0, 0) : t == MSG ? svipc_msgget(key, 0)
+									: svipc_semget(key, 0, 0);
 	if (id < 0) {
 		switch (errno) {
 		case EACCES:
@@ -124,6 +129,8 @@ static int remove_all(enum type t)
 {
 	int ret = 0;
 	int maxidx;
+	if (ns_empty)
+		return 0;
 	if (t == SHM) {
 		struct shm_info si;
 		maxidx = svipc_shmctl(0, SHM_INFO, (struct shmid_ds *)&si);
@@ -183,6 +190,22 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
+	/*
+	 * ipcrm acts on each option as it reads it, so the namespace comes
+	 * first: --dir anywhere on the line, vetted before anything is done.
+	 */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+			setenv("SVIPC_DIR", argv[++i], 1);
+		else if (!strncmp(argv[i], "--dir=", 6))
+			setenv("SVIPC_DIR", argv[i] + 6, 1);
+	}
+	int vet = tool_ns_vet(prog);
+	if (vet == TOOL_NS_BAD)
+		return EXIT_FAILURE;
+	ns_empty = vet == TOOL_NS_EMPTY;
 	/* The old syntax: svipcrm shm|msg|sem id... */
 	if (argc > 2 && (!strcmp(argv[1], "shm") || !strcmp(argv[1], "msg") || !strcmp(argv[1], "sem"))) {
 		enum type t = argv[1][1] == 'h' ? SHM : argv[1][0] == 'm' ? MSG : SEM;

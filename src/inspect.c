@@ -1,0 +1,123 @@
+/*
+ * inspect.c - the admin tools' look into objects: snapshots of who waits,
+ * consistency checks with optional repair, and the namespace's purge. The
+ * type-specific parts are each type's inspect and check hooks (ns.h).
+ */
+#include "inspect.h"
+#include "internal.h"
+#include "lock.h"
+#include "ns.h"
+#include "proc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* How long a check waits for a live process to release a lock. */
+#define CHECK_LOCK_WAIT_NS 3000000000LL
+
+static const char *const kind_names[SVIPC_NTYPES] = { "message queue", "shared memory segment",
+						     "semaphore set" };
+
+void svipc__report(struct svipc_report *rep, int level, const char *fmt, ...)
+{
+	char text[512];
+	int n = 0;
+	if (rep->what)
+		n = snprintf(text, sizeof text, "%s: ", rep->what);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text + n, sizeof text - (size_t)n, fmt, ap);
+	va_end(ap);
+	rep->problems += level == SVIPC_PROBLEM;
+	rep->cleanups += level == SVIPC_CLEANUP;
+	if (rep->fn)
+		rep->fn(rep->arg, level, text);
+}
+
+/* Maps object id of type for one look. */
+static int get(enum svipc_type type, int id, const struct svipc_type_ops **ops,
+	       struct svipc_ref *ref)
+{
+	*ops = svipc__type_ops(type);
+	return *ops ? svipc__get(*ops, id, ref) : -EINVAL;
+}
+
+int svipc__inspect(enum svipc_type type, int id, struct svipc_obj_info *info,
+		   void (*each)(void *arg, const struct svipc_waiter_info *w), void *arg)
+{
+	const struct svipc_type_ops *ops;
+	struct svipc_ref ref;
+	int r = get(type, id, &ops, &ref);
+	if (r < 0)
+		return r;
+	memset(info, 0, sizeof *info);
+	info->type = type;
+	info->id = id;
+	uint32_t owner = LOAD(&ref.obj->lock) & ~SVIPC_LOCK_WAITERS;
+	if (owner) {
+		info->lock_pid = svipc__proc_token_pid(owner);
+		info->lock_dead = !svipc__proc_alive(owner);
+	}
+	info->corrupt = LOAD(&ref.obj->corrupt) != 0;
+	if (!info->corrupt && ops->inspect)
+		ops->inspect(&ref, info, each, arg);
+	svipc__obj_put(&ref);
+	return 0;
+}
+
+int svipc__check(enum svipc_type type, int id, int repair, svipc_report_fn fn, void *arg)
+{
+	const struct svipc_type_ops *ops;
+	struct svipc_ref ref;
+	int r = get(type, id, &ops, &ref);
+	if (r < 0)
+		return r;
+	char what[64];
+	snprintf(what, sizeof what, "%s %d", kind_names[type], id);
+	struct svipc_report rep = { fn, arg, what, 0, 0 };
+	pid_t pid = 0;
+	long owner;
+	if (LOAD(&ref.obj->corrupt)) {
+		svipc__report(&rep, SVIPC_PROBLEM, "damaged (it failed validation): every call on it fails with "
+			      "EIDRM; remove it with svipcrm");
+		goto out;
+	}
+	owner = svipc__lock_settle(&ref.obj->lock, CHECK_LOCK_WAIT_NS, &pid);
+	if (owner == -ETIMEDOUT) {
+		svipc__report(&rep, SVIPC_PROBLEM, "its lock has been held by live process %d for over 3 s "
+			      "(stopped?): not checked", (int)pid);
+		goto out;
+	}
+	if (owner > 0) {
+		pid = svipc__proc_token_pid((uint32_t)owner);
+		if (!repair) {
+			svipc__report(&rep, SVIPC_PROBLEM, "its lock is held by process %d, which died: recovery "
+				      "pending (its next user runs it; check --repair runs it now)",
+				      (int)pid);
+			goto out;
+		}
+		svipc__report(&rep, SVIPC_NOTE, "its lock was held by process %d, which died: recovering",
+			      (int)pid);
+	}
+	if (ops->check)
+		ops->check(&ref, &rep);
+out:
+	svipc__obj_put(&ref);
+	return rep.problems;
+}
+
+int svipc__check_ns(int repair, svipc_report_fn fn, void *arg)
+{
+	struct svipc_report rep = { fn, arg, NULL, 0, 0 };
+	int r = svipc__ns_scrub(repair ? SVIPC_SCRUB_REPAIR : 0, &rep);
+	return r < 0 ? r : rep.problems;
+}
+
+int svipc__purge(int dry_run, svipc_report_fn fn, void *arg)
+{
+	struct svipc_report rep = { fn, arg, NULL, 0, 0 };
+	int r = svipc__ns_scrub(SVIPC_SCRUB_PURGE | (dry_run ? SVIPC_SCRUB_DRY_RUN : 0), &rep);
+	return r < 0 ? r : rep.cleanups;
+}
