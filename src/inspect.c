@@ -102,7 +102,7 @@ int svipc__check(enum svipc_type type, int id, int repair, svipc_report_fn fn, v
 			      (int)pid);
 	}
 	if (ops->check)
-		ops->check(&ref, &rep);
+		ops->check(&ref, &rep, repair);
 out:
 	svipc__obj_put(&ref);
 	return rep.problems;

@@ -63,7 +63,9 @@ void svipc__report(struct svipc_report *rep, int level, const char *fmt, ...)
  * each finding. Returns the number of problems (0: all well) or -errno if
  * the object cannot be checked. An object whose lock holder died is a
  * problem; with repair its lock is taken over and the type's recovery runs,
- * as its next user would do, and the check goes on. Without repair the
+ * as its next user would do, and the check goes on; an object found
+ * inconsistent is then put through the same recovery (which rebuilds what
+ * is derived from what was committed). Without repair the
  * object's state is not written (unless its holder dies while the check
  * waits for the lock: then the check's taking it over recovers it, which
  * any user would have done). A lock a live process keeps for more than a

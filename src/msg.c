@@ -87,6 +87,7 @@ static int msg_init(void *base, size_t size, const struct svipc_ns_limits *lim, 
 static void wake_all(struct mcall *c);
 static int mq_lock(struct mcall *c);
 static void mq_unlock(struct mcall *c);
+static void mq_recover(struct mcall *c);
 
 /*
  * Returns -ESTALE, removing nothing, if the queue moved to a larger file
@@ -119,7 +120,7 @@ static uint64_t msg_max_objects(const struct svipc_ns_limits *lim)
 
 static void msg_inspect(const struct svipc_ref *ref, struct svipc_obj_info *info,
 			void (*each)(void *arg, const struct svipc_waiter_info *w), void *arg);
-static void msg_check(const struct svipc_ref *ref, struct svipc_report *rep);
+static void msg_check(const struct svipc_ref *ref, struct svipc_report *rep, int repair);
 
 const struct svipc_type_ops svipc__msg_ops = {
 	.type = SVIPC_MSG,
@@ -149,6 +150,29 @@ static void apply_set(struct msg_queue *q)
 }
 
 /*
+ * Rebuilds every index and counter from the committed messages, with the
+ * lock held: after a holder died, or when svipcadm check --repair found
+ * them wrong.
+ */
+static void mq_recover(struct mcall *c)
+{
+	struct msg_queue *q = c->m.q;
+	int dfd = svipc__ns_dirfd();
+	if (dfd >= 0)
+		svipc__tmp_cleanup(dfd); /* a mover may have died */
+	if (LOAD(&q->set_valid))
+		apply_set(q);
+	uint8_t *keep = calloc(c->m.nhdr + 1, 1);
+	waiters_claim(&c->m, keep);
+	svipc__mq_rebuild(&c->m, keep);
+	waiters_rebuild(&c->m);
+	free(keep);
+	if (c->m.corrupt)
+		STORE(&q->obj.corrupt, 1);
+	wake_all(c); /* whoever waited on the dead holder re-checks */
+}
+
+/*
  * Takes the queue lock, recovering the queue if its holder died. Returns 0;
  * -EIDRM (still locked) if the queue is corrupt; or another -errno (unlocked).
  */
@@ -169,21 +193,8 @@ static int mq_lock(struct mcall *c)
 		if (g >= 0 && (uint32_t)g == q->obj.gen)
 			STORE(&q->obj.removed, 0);
 	}
-	if (r == 1) {
-		int dfd = svipc__ns_dirfd();
-		if (dfd >= 0)
-			svipc__tmp_cleanup(dfd); /* a mover may have died */
-		if (LOAD(&q->set_valid))
-			apply_set(q);
-		uint8_t *keep = calloc(c->m.nhdr + 1, 1);
-		waiters_claim(&c->m, keep);
-		svipc__mq_rebuild(&c->m, keep);
-		waiters_rebuild(&c->m);
-		free(keep);
-		if (c->m.corrupt)
-			STORE(&q->obj.corrupt, 1);
-		wake_all(c); /* whoever waited on the dead holder re-checks */
-	}
+	if (r == 1)
+		mq_recover(c);
 	return LOAD(&q->obj.corrupt) ? -EIDRM : 0;
 }
 
@@ -1345,7 +1356,7 @@ static void waiters_check(struct mq *m, struct svipc_report *rep)
 		svipc__report(rep, SVIPC_PROBLEM, "%u waiter slots in use, %u in the lists", used, listed);
 }
 
-static void msg_check(const struct svipc_ref *ref, struct svipc_report *rep)
+static void msg_check(const struct svipc_ref *ref, struct svipc_report *rep, int repair)
 {
 	struct mcall c = { .ref = *ref };
 	c.ref.entry = NULL;
@@ -1369,8 +1380,14 @@ static void msg_check(const struct svipc_ref *ref, struct svipc_report *rep)
 	if (q->qbytes > q->nhdr)
 		svipc__report(rep, SVIPC_PROBLEM, "msg_qbytes %llu is beyond the file's capacity %u",
 			      (unsigned long long)q->qbytes, q->nhdr);
+	int before = rep->problems;
 	svipc__mq_check(&c.m, rep);
 	waiters_check(&c.m, rep);
 	c.m.corrupt = 0; /* what the check saw is reported, not acted on */
+	if (repair && rep->problems > before) {
+		mq_recover(&c);
+		svipc__report(rep, SVIPC_NOTE, "rebuilt from its committed messages%s",
+			      LOAD(&q->obj.corrupt) ? ", which failed: it is unusable" : "");
+	}
 	mq_unlock(&c);
 }

@@ -62,11 +62,12 @@ struct svipc_type_ops {
 	 * For the admin tools (inspect.c). inspect: a snapshot without the
 	 * lock, calling each() per blocked (or attached) process. check: the
 	 * object's consistency, under its lock (taking it runs recovery if
-	 * the holder died), each finding reported to rep.
+	 * the holder died), each finding reported to rep; with repair, an
+	 * object found inconsistent is put through its recovery too.
 	 */
 	void (*inspect)(const struct svipc_ref *ref, struct svipc_obj_info *info,
 			void (*each)(void *arg, const struct svipc_waiter_info *w), void *arg);
-	void (*check)(const struct svipc_ref *ref, struct svipc_report *rep);
+	void (*check)(const struct svipc_ref *ref, struct svipc_report *rep, int repair);
 };
 
 /* The operations of an IPC type. */

@@ -269,7 +269,7 @@ static uint64_t sem_max_objects(const struct svipc_ns_limits *lim)
 
 static void sem_inspect(const struct svipc_ref *ref, struct svipc_obj_info *info,
 			void (*each)(void *arg, const struct svipc_waiter_info *w), void *arg);
-static void sem_check(const struct svipc_ref *ref, struct svipc_report *rep);
+static void sem_check(const struct svipc_ref *ref, struct svipc_report *rep, int repair);
 
 const struct svipc_type_ops svipc__sem_ops = {
 	.type = SVIPC_SEM,
@@ -1957,7 +1957,7 @@ static void sem_values_check(struct sem_view *v, struct svipc_report *rep)
 	free(nadj);
 }
 
-static void sem_check(const struct svipc_ref *ref, struct svipc_report *rep)
+static void sem_check(const struct svipc_ref *ref, struct svipc_report *rep, int repair)
 {
 	struct scall c = { .ref = *ref };
 	c.ref.entry = NULL;
@@ -1982,8 +1982,14 @@ static void sem_check(const struct svipc_ref *ref, struct svipc_report *rep)
 			      "applied", s->j_n);
 	if (LOAD(&s->set_valid))
 		svipc__report(rep, SVIPC_PROBLEM, "an IPC_SET record is pending outside a call");
+	int before = rep->problems;
 	sem_values_check(c.v, rep);
 	sem_waiters_check(c.v, rep);
 	c.v->corrupt = 0; /* what the check saw is reported, not acted on */
+	if (repair && rep->problems > before) {
+		set_recover(&c);
+		svipc__report(rep, SVIPC_NOTE, "rebuilt by recovery%s",
+			      c.v->corrupt ? ", which failed: it is unusable" : "");
+	}
 	set_unlock(&c);
 }

@@ -436,7 +436,7 @@ static uint64_t shm_max_objects(const struct svipc_ns_limits *lim)
 
 static void shm_inspect(const struct svipc_ref *ref, struct svipc_obj_info *info,
 			void (*each)(void *arg, const struct svipc_waiter_info *w), void *arg);
-static void shm_check(const struct svipc_ref *ref, struct svipc_report *rep);
+static void shm_check(const struct svipc_ref *ref, struct svipc_report *rep, int repair);
 
 const struct svipc_type_ops svipc__shm_ops = {
 	.type = SVIPC_SHM,
@@ -1477,7 +1477,7 @@ static void shm_inspect(const struct svipc_ref *ref, struct svipc_obj_info *info
 		close(fd);
 }
 
-static void shm_check(const struct svipc_ref *ref, struct svipc_report *rep)
+static void shm_check(const struct svipc_ref *ref, struct svipc_report *rep, int repair)
 {
 	struct geom g;
 	struct shm_seg *s = (struct shm_seg *)ref->obj;
@@ -1490,8 +1490,12 @@ static void shm_check(const struct svipc_ref *ref, struct svipc_report *rep)
 		svipc__report(rep, SVIPC_PROBLEM, "cannot take its lock (%s)", strerror(-r));
 		return;
 	}
-	if (LOAD(&s->set_valid))
-		svipc__report(rep, SVIPC_PROBLEM, "an IPC_SET record is pending outside a call");
+	if (LOAD(&s->set_valid)) {
+		svipc__report(rep, SVIPC_PROBLEM, "an IPC_SET record is pending outside a call%s",
+			      repair ? " (applied)" : "");
+		if (repair)
+			apply_set(s);
+	}
 	int fd = seg_open(s->obj.id, O_RDONLY);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0) {
