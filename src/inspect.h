@@ -8,6 +8,9 @@
 #define SVIPC_INSPECT_H
 
 #include <stdint.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/types.h>
 #include "region.h"
 
@@ -26,6 +29,16 @@ struct svipc_obj_info {
 	int lock_dead;  /* 1 if that process died holding it: the next user will recover */
 	int corrupt;    /* 1 if the object failed validation and is unusable */
 	unsigned nwaiters; /* processes blocked (msg, sem) or attached (shm) */
+	/*
+	 * What IPC_STAT would give, read without the lock (so also for an
+	 * object whose holder died: the values its last complete update left,
+	 * or a torn mix if a live holder is writing). Zero if corrupt.
+	 */
+	union {
+		struct msqid_ds msg;
+		struct shmid_ds shm;
+		struct semid_ds sem;
+	} ds;
 };
 
 /*

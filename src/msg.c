@@ -1294,6 +1294,7 @@ static void msg_inspect(const struct svipc_ref *ref, struct svipc_obj_info *info
 		info->corrupt = 1;
 		return;
 	}
+	fill_stat(m.q, &info->ds.msg);
 	int64_t now = svipc__mono_ns();
 	for (uint32_t i = 1; i <= MSG_NWAITERS; i++) {
 		const struct msg_waiter *w = W(&m, i);

@@ -1826,6 +1826,7 @@ static void sem_inspect(const struct svipc_ref *ref, struct svipc_obj_info *info
 		info->corrupt = 1;
 		return;
 	}
+	fill_stat(&v, &info->ds.sem);
 	int64_t now = svipc__mono_ns();
 	uint32_t hi = MIN(LOAD_RELAXED(&v.s->w_hi), v.nwaiters);
 	for (uint32_t i = 1; i <= hi; i++) {

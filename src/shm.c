@@ -1461,12 +1461,14 @@ static void shm_inspect(const struct svipc_ref *ref, struct svipc_obj_info *info
 	}
 	int fd = seg_open(s->obj.id, O_RDONLY);
 	uint32_t hi = MIN(LOAD_RELAXED(&s->slot_hi), g.nslots);
+	long nattch = 0;
 	for (uint32_t i = 0; i < hi; i++) {
 		const struct shm_slot *sl = &slots(s)[i];
 		if (LOAD_RELAXED(&sl->state) != SHM_SLOT_ATTACHED)
 			continue;
 		struct svipc_waiter_info wi = { .pid = LOAD_RELAXED(&sl->pid),
 						.alive = fd < 0 || lock_held(fd, i) };
+		nattch += wi.alive;
 		snprintf(wi.what, sizeof wi.what, wi.alive ? "attached" :
 			 "attached, ended without shmdt (booked at the next use)");
 		info->nwaiters++;
@@ -1475,6 +1477,7 @@ static void shm_inspect(const struct svipc_ref *ref, struct svipc_obj_info *info
 	}
 	if (fd >= 0)
 		close(fd);
+	fill_stat(s, &g, nattch, &info->ds.shm);
 }
 
 static void shm_check(const struct svipc_ref *ref, struct svipc_report *rep, int repair)

@@ -246,6 +246,10 @@ static void test_dead_users_and_purge(void)
 		usleep(1000);
 	}
 	T_EQ(info.nwaiters, 1);
+	T_EQ(info.ds.msg.msg_perm.mode & 0777, 0600); /* IPC_STAT's fields, read without the lock */
+	T_EQ(svipc__inspect(SVIPC_SHM, keep, &info, NULL, NULL), 0);
+	T_EQ(info.ds.shm.shm_nattch, 1);
+	T_EQ(info.ds.shm.shm_segsz, 4096);
 	T_OK(svipc_shmctl(m, IPC_RMID, NULL)); /* lingers: still attached */
 	T_EQ(adm((const char *[]){ "purge", "--dry-run", "-v", NULL }), 0);
 	T_ASSERT(has("would purge 0 items"));
