@@ -106,18 +106,19 @@ struct svipc_limits {
 int svipc_limits_get(struct svipc_limits *limits);
 
 /*
- * Sets the limits of the namespace in use. Only root or the owner of the
- * namespace directory may (EPERM otherwise). Index limits (msgmni, shmmni,
- * semmni) are capped at 32768, the size of an id's index field (EINVAL above).
- * Zero fields and reserved fields are left unchanged.
+ * Sets the limits of the namespace in use. Only root (euid 0) or the owner
+ * of the namespace directory may (EPERM otherwise). Index limits (msgmni,
+ * shmmni, semmni) are capped at 32768, the size of an id's index field, and
+ * msgmax and msgmnb at INT32_MAX (EINVAL above). Zero fields and reserved
+ * fields are left unchanged.
  */
 int svipc_limits_set(const struct svipc_limits *limits);
 
 /*
  * svipc checks permissions like the kernel, with the caller's euid, egid,
- * groups and capabilities; it reads them at the first call, after fork and
- * at each msgget, not at every call (that would cost system calls). A
- * program that changes its credentials between calls (setuid, setgroups,
+ * groups and capabilities; it reads them at the first call, after fork
+ * and at each msgget, shmget and semget, not at every call (that would
+ * cost system calls). A program that changes its credentials between calls (setuid, setgroups,
  * capset...) calls this so the next check uses the new ones. The
  * LD_PRELOAD shim does it for the set*id and setgroups calls it sees.
  */

@@ -13,6 +13,20 @@ root=$tmp/dest/opt/svipc
 lib=$(dirname "$(find "$root" -name libsvipc.so -print -quit)")
 [ -f "$root/include/svipc.h" ] || { echo "FAIL: svipc.h not installed"; exit 1; }
 [ -f "$lib/libsvipc-preload.so" ] || { echo "FAIL: the shim is not installed"; exit 1; }
+# Every man page of man/ (man1, man3, man7), .so links included, in share/man.
+src=$(cd "$(dirname "$0")/.." && pwd)
+npages=0
+for p in $(cd "$src/man" && ls man1/*.1 man3/*.3 man7/*.7); do
+	[ -f "$root/share/man/$p" ] || { echo "FAIL: man page $p not installed in $root/share/man"; exit 1; }
+	cmp -s "$src/man/$p" "$root/share/man/$p" || { echo "FAIL: installed $p differs from man/$p"; exit 1; }
+	npages=$((npages + 1))
+done
+[ "$npages" -gt 0 ] || { echo "FAIL: no man page found in $src/man"; exit 1; }
+for s in 1 3 7; do
+	[ "$(ls "$root/share/man/man$s" | wc -l)" -eq "$(ls "$src/man/man$s" | wc -l)" ] ||
+		{ echo "FAIL: share/man/man$s holds other files than man/man$s"; exit 1; }
+done
+echo "man pages: $npages installed in share/man/man1, man3, man7"
 
 cat > "$tmp/p.c" <<'PROG'
 #include <svipc.h>

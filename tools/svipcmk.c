@@ -41,11 +41,12 @@ static void bad_usage(void)
 	exit(EXIT_FAILURE);
 }
 
-/* util-linux's size syntax: a number, then K, M, G, T, P, E (powers of 1024,
- * "iB" optional) or KB, MB, ... (powers of 1000). 0 on success. */
+/* util-linux's size syntax: a number, then K, M, G, T, P, E, Z, Y (powers of
+ * 1024, "iB" optional) or KB, MB, ... (powers of 1000). 0 on success; errno
+ * ERANGE for a size that does not fit in 64 bits (Z and Y never do). */
 static int parse_size(const char *s, uint64_t *out)
 {
-	static const char units[] = "KMGTPE";
+	static const char units[] = "KMGTPEZY";
 	char *end;
 	errno = 0;
 	if (*s == '-' || !*s)
@@ -67,8 +68,10 @@ static int parse_size(const char *s, uint64_t *out)
 	else if (*end && strcmp(end, "iB"))
 		return -1;
 	for (long i = 0; i <= u - units; i++) {
-		if (v > UINT64_MAX / base)
+		if (v > UINT64_MAX / base) {
+			errno = ERANGE;
 			return -1;
+		}
 		v *= base;
 	}
 	*out = v;

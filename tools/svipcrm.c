@@ -142,8 +142,7 @@ static int remove_all(enum type t)
 		maxidx = svipc_semctl(0, 0, SEM_INFO, &si);
 	}
 	if (maxidx < 0) {
-		fprintf(stderr, "%s: kernel not configured for %s\n", prog,
-			t == SHM ? "shared memories" : t == MSG ? "message queues" : "semaphores");
+		tool_ns_error(prog, "listing", errno);
 		return 1;
 	}
 	for (int i = 0; i <= maxidx; i++) {
@@ -210,8 +209,15 @@ int main(int argc, char **argv)
 	if (argc > 2 && (!strcmp(argv[1], "shm") || !strcmp(argv[1], "msg") || !strcmp(argv[1], "sem"))) {
 		enum type t = argv[1][1] == 'h' ? SHM : argv[1][0] == 'm' ? MSG : SEM;
 		int ret = 0;
-		for (int i = 2; i < argc; i++)
+		for (int i = 2; i < argc; i++) {
+			if (!strcmp(argv[i], "--dir")) {
+				i++; /* read above */
+				continue;
+			}
+			if (!strncmp(argv[i], "--dir=", 6))
+				continue;
 			ret |= remove_id(t, 0, (int)parse_num(argv[i]), argv[i]);
+		}
 		return ret;
 	}
 	int ret = 0, c, all = -1;
