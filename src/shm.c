@@ -1148,6 +1148,37 @@ __attribute__((destructor(101))) static void detach_all_at_exit(void)
 
 /* ---- shmctl ---------------------------------------------------------------------------- */
 
+/*
+ * Pages of a segment's data its file holds (it is sparse), as the kernel
+ * counts a segment's resident pages: the data extents past data_off, not
+ * the header and slots before it.
+ */
+static unsigned long resident_pages(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	struct shm_seg hdr;
+	uint64_t bytes = 0;
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr && hdr.obj.magic == SHM_MAGIC) {
+		off_t end = (off_t)MIN(hdr.data_off + hdr.map_len, (uint64_t)INT64_MAX);
+		off_t at = (off_t)MIN(hdr.data_off, (uint64_t)end);
+		while (at < end) {
+			off_t data = lseek(fd, at, SEEK_DATA);
+			if (data < 0 || data >= end)
+				break;
+			off_t hole = lseek(fd, data, SEEK_HOLE);
+			if (hole < 0 || hole <= data)
+				break;
+			hole = MIN(hole, end);
+			bytes += (uint64_t)(hole - data);
+			at = hole;
+		}
+	}
+	close(fd);
+	return (unsigned long)((bytes + page_size() - 1) / page_size());
+}
+
 static long shm_info(int cmd, void *buf)
 {
 	struct svipc_ns_limits lim;
@@ -1178,12 +1209,10 @@ static long shm_info(int cmd, void *buf)
 		for (int i = 0; i <= maxidx && dfd >= 0; i++) {
 			int id = svipc__ns_index_to_id(SVIPC_SHM, i);
 			char name[32];
-			struct stat st;
 			if (id < 0)
 				continue;
 			svipc__obj_name(name, sizeof name, SVIPC_SHM, id);
-			if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-				si.shm_rss += (unsigned long)((uint64_t)st.st_blocks * 512 / page_size());
+			si.shm_rss += resident_pages(dfd, name);
 		}
 		memcpy(buf, &si, sizeof si);
 	}
