@@ -18,12 +18,14 @@ demo: all
 	@sh scripts/demo.sh $(BUILD)
 
 test: all
+	@sh scripts/test_deps.sh
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 # The same suite built with AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSVIPC_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	@sh scripts/test_deps.sh
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS)
 
 # make install [PREFIX=/usr/local] [DESTDIR=staging]: libraries, svipc.h, the

@@ -148,7 +148,25 @@ echo "   keeps the kernel's rule: the waiter notices the death on its own)."
 run "$bin/demo-sem-undo-kill" -p U
 
 echo
-echo "-- 9. Benchmark (quick) --"
+echo "-- 9. The tools: svipcmk, svipcs, svipcadm, svipcrm --"
+echo "   util-linux's ipcmk/ipcs/ipcrm, for this namespace: the same options and"
+echo "   output. ipcmk itself, run under the shim, makes svipc objects too."
+run "$bin/svipcmk" -Q -M 64K -S 2
+if command -v ipcmk >/dev/null 2>&1; then
+	echo "\$ LD_PRELOAD=libsvipc-preload.so ipcmk -Q"
+	run env LD_PRELOAD="$build/libsvipc-preload.so" ipcmk -Q
+fi
+echo "\$ svipcs"
+run "$bin/svipcs"
+echo "\$ svipcadm check"
+run "$bin/svipcadm" check
+echo "\$ svipcrm -a"
+run "$bin/svipcrm" -a
+echo "\$ svipcs -q"
+run "$bin/svipcs" -q
+
+echo
+echo "-- 10. Benchmark (quick) --"
 bench=$build/bench/svipc-bench
 if [ -x "$bench" ]; then
 	timeout --foreground -k 5 120 "$bench" --quick
