@@ -72,6 +72,20 @@ void svipc__report(struct svipc_report *rep, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /*
+ * For the checks' scans of the sparse parts of an object file (the slots
+ * above a high-water mark): reading a hole through a MAP_SHARED mapping of
+ * a tmpfs file allocates its page, so a scan that reads every slot would
+ * make each checked object use megabytes for good. svipc__obj_fd() opens
+ * the file the ref maps (-1 if the name is another file now, or none);
+ * svipc__scan_skip(fd, base, sz, k, n, first) gives, for a scan of
+ * elements [k, n) of sz bytes at byte base of that file, k itself unless k
+ * starts a page (or first), and then the first element from k on that is
+ * not in a hole (n if none). With fd < 0 it skips nothing.
+ */
+int svipc__obj_fd(enum svipc_type type, int id, const struct svipc_ref *ref);
+uint32_t svipc__scan_skip(int fd, uint64_t base, uint32_t sz, uint32_t k, uint32_t n, int first);
+
+/*
  * Checks the consistency of object id of type under its lock, reporting
  * each finding. Returns the number of problems (0: all well) or -errno if
  * the object cannot be checked. An object whose lock holder died is a

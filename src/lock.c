@@ -65,8 +65,15 @@ long svipc__lock_settle(const uint32_t *word, int64_t wait_ns, pid_t *live_pid)
 		uint32_t owner = LOAD(word) & ~SVIPC_LOCK_WAITERS;
 		if (!owner)
 			return 0;
-		if (!svipc__proc_alive(owner))
-			return owner;
+		if (!svipc__proc_alive(owner)) {
+			/*
+			 * Dead now; but it may have let go and exited after we read
+			 * the word: only a word that still names it is its lock.
+			 */
+			if ((LOAD(word) & ~SVIPC_LOCK_WAITERS) == owner)
+				return owner;
+			continue;
+		}
 		if (svipc__mono_ns() > deadline) {
 			*live_pid = svipc__proc_token_pid(owner);
 			return -ETIMEDOUT;

@@ -404,8 +404,12 @@ static int offer(struct mcall *c, uint32_t h)
 		struct msg_waiter *w = W(m, i);
 		if (w->msg || w->result || !svipc__mq_match(w->mode, w->msgtyp, hp->type))
 			continue;
-		if (!waiter_lives(m, i))
+		if (!waiter_lives(m, i)) {
+			/* Dead (it holds no message: see above): free its slot now, or every
+			 * send would ask about it again. FOR_WAITERS still finds w->next. */
+			waiter_del(m, i);
 			continue;
+		}
 		if (w->size < hp->size) {
 			w->result = -E2BIG;
 			wake_one(c, i);
@@ -499,8 +503,12 @@ static void wake_senders(struct mcall *c)
 	uint64_t bytes = q->cbytes, cnt = q->qnum;
 	FOR_WAITERS(m, W_SEND, i, n) {
 		struct msg_waiter *w = W(m, i);
-		if (bytes + w->size > q->qbytes || cnt + 1 > q->qbytes || !waiter_lives(m, i))
+		if (bytes + w->size > q->qbytes || cnt + 1 > q->qbytes)
 			continue;
+		if (!waiter_lives(m, i)) {
+			waiter_del(m, i); /* dead: its slot goes now */
+			continue;
+		}
 		bytes += w->size;
 		cnt++;
 		if (LOAD(&w->word) != SVIPC_W_WOKEN)
@@ -1347,7 +1355,7 @@ static void waiters_check(struct mq *m, struct svipc_report *rep)
 			svipc__report(rep, SVIPC_PROBLEM, "waiter slot %u in state %d", i, w->kind);
 		else if (!svipc__proc_alive(w->token))
 			svipc__report(rep, SVIPC_CLEANUP, "waiter slot %u: process %d died blocked "
-				      "(its slot is freed by the next wait)", i, w->pid);
+				      "(its slot is freed by the queue's next send or wait)", i, w->pid);
 		if (w->msg && (w->kind != W_RECV || !MQ_OK(m, w->msg, m->nhdr) ||
 			       H(m, w->msg)->state != M_RESERVED))
 			svipc__report(rep, SVIPC_PROBLEM, "waiter slot %u holds message %u, which is "

@@ -696,14 +696,14 @@ void svipc__mq_check(struct mq *m, struct svipc_report *rep)
 				      i, hp->state);
 			continue;
 		}
-		uint64_t need = hp->size > MSG_INLINE ?
-			(hp->size - MSG_INLINE + MSG_SEG_DATA - 1) / MSG_SEG_DATA : 0;
+		uint64_t size = hp->size; /* 64 bits: a size near 4 GiB must not wrap the count */
+		uint64_t need = size > MSG_INLINE ? (size - MSG_INLINE + MSG_SEG_DATA - 1) / MSG_SEG_DATA : 0;
 		uint32_t s = hp->seg, k = 0;
 		for (; s && k < need && MQ_OK(m, s, bs) && !used[s] && S(m, s)->owner == i; k++) {
 			used[s] = 1;
 			s = S(m, s)->next;
 		}
-		if (hp->type < 1 || k != need || s)
+		if (hp->type < 1 || k != need || s || !svipc__mq_size_fits(m, size))
 			svipc__report(rep, SVIPC_PROBLEM, "message slot %u (type %lld, %u bytes): broken "
 				      "segment chain (%u of %llu segments); recovery would drop it", i,
 				      (long long)hp->type, hp->size, k, (unsigned long long)need);
@@ -774,11 +774,14 @@ void svipc__mq_check(struct mq *m, struct svipc_report *rep)
 			      "(the header says %u types)", (unsigned long long)in_fifos,
 			      (unsigned long long)qnum, (unsigned long long)ntypes, q->ntypes);
 
-	/* Nothing lost: every header and segment is either used or free. */
+	/* Nothing lost: every header and segment is either used or free, and free once. */
+	memset(seen, 0, (size_t)bh + 1);
 	for (i = q->free_hdr; i && nfree <= bh; nfree++, i = H(m, i)->gnext)
-		if (!MQ_OK(m, i, bh) || H(m, i)->state != M_FREE) {
+		if (!MQ_OK(m, i, bh) || H(m, i)->state != M_FREE || seen[i]) {
 			svipc__report(rep, SVIPC_PROBLEM, "free message list broken at slot %u", i);
 			break;
+		} else {
+			seen[i] = 1;
 		}
 	if (!i && qnum + nreserved + nfree != bh)
 		svipc__report(rep, SVIPC_PROBLEM, "%llu message slots neither used nor free (leaked)",
@@ -791,6 +794,8 @@ void svipc__mq_check(struct mq *m, struct svipc_report *rep)
 		if (!MQ_OK(m, s, bs) || used[s]) {
 			svipc__report(rep, SVIPC_PROBLEM, "free segment list broken at segment %u", s);
 			break;
+		} else {
+			used[s] = 2; /* free: seen twice means a loop */
 		}
 	if (!s && nseg_used + nseg_free != bs)
 		svipc__report(rep, SVIPC_PROBLEM, "%llu segments neither used nor free (leaked)",

@@ -898,6 +898,23 @@ static int dest_users(const struct svipc_type_ops *ops, int id)
 }
 
 /*
+ * Purge holds the namespace lock: it must not then wait, unbounded, for the
+ * lock of an object that a stopped process holds (everyone's msgget,
+ * shmget, semget and IPC_RMID would wait with it). 0 if the object's lock
+ * is free or its holder dead; else the pid of the live holder.
+ */
+static pid_t held_by_live(const struct svipc_type_ops *ops, int id)
+{
+	struct svipc_ref ref;
+	pid_t pid = 0;
+	if (svipc__obj_get(ns_dirfd_checked, ops->type, ops->magic, id, &ref) < 0)
+		return 0;
+	long r = svipc__lock_settle(&ref.obj->lock, 1000000000LL, &pid);
+	svipc__obj_put(&ref);
+	return r == -ETIMEDOUT ? (pid ? pid : -1) : 0;
+}
+
+/*
  * The key table against the directory. Called with the namespace lock held.
  * Problems: an entry without a valid file, counters that disagree with the
  * entries. Notes (purge's work): removed objects nobody uses any more,
@@ -931,10 +948,15 @@ static void scrub_locked(struct ns_file *f, int dfd, int how, struct svipc_repor
 			}
 			if (st == ENT_DEST) {
 				int users = dest_users(all_ops[t], id);
+				pid_t holder = users || !purge ? 0 : held_by_live(all_ops[t], id);
 				if (users) {
 					svipc__report(rep, SVIPC_NOTE, "%s %d: removed (IPC_RMID), still "
 						      "attached %d time(s): goes at the last detach",
 						      scrub_names[t], id, users);
+				} else if (holder) {
+					svipc__report(rep, SVIPC_PROBLEM, "%s %d: removed and unused, but its lock "
+						      "stays with live process %d (stopped?): not freed",
+						      scrub_names[t], id, (int)holder);
 				} else if (purge && !reap_locked(tb, all_ops[t], id)) {
 					svipc__report(rep, SVIPC_CLEANUP, "%s %d: removed and unused: freed",
 						      scrub_names[t], id);

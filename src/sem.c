@@ -1040,6 +1040,9 @@ static void update_queue(struct scall *c)
 			}
 			if (!waiter_lives(w)) {
 				c->jn = 0;
+				/* Free its slot now, or every change would ask about it again
+				 * (FOR_WAITERS still finds its next). */
+				waiter_del(v, i);
 				continue;
 			}
 			if (r == 0) {
@@ -1852,7 +1855,7 @@ static void sem_inspect(const struct svipc_ref *ref, struct svipc_obj_info *info
 }
 
 /* The waiter list against the slots, and each waiter's operations. */
-static void sem_waiters_check(struct sem_view *v, struct svipc_report *rep)
+static void sem_waiters_check(struct sem_view *v, struct svipc_report *rep, int fd)
 {
 	struct sem_set *s = v->s;
 	uint32_t listed = 0, used = 0, prev = 0, last = 0;
@@ -1875,9 +1878,11 @@ static void sem_waiters_check(struct sem_view *v, struct svipc_report *rep)
 		if (w->state == SW_FREE)
 			continue;
 		used++;
-		const struct sem_wop *ops = waiter_ops(v, w);
-		int bad = !ops || (w->state != SW_WAIT && w->state != SW_POLL);
-		for (uint32_t k = 0; !bad && k < w->nsops; k++)
+		/* SW_POLL: its operations did not fit anywhere, only the blocking one is kept. */
+		const struct sem_wop *ops = w->state == SW_WAIT ? waiter_ops(v, w) : NULL;
+		int bad = (w->state != SW_WAIT && w->state != SW_POLL) || (w->state == SW_WAIT && !ops) ||
+			  w->bnum >= v->nsems;
+		for (uint32_t k = 0; !bad && ops && k < w->nsops; k++)
 			bad = ops[k].num >= v->nsems;
 		if (bad)
 			svipc__report(rep, SVIPC_PROBLEM, "waiter slot %u holds impossible operations", i);
@@ -1887,12 +1892,17 @@ static void sem_waiters_check(struct sem_view *v, struct svipc_report *rep)
 			svipc__report(rep, SVIPC_CLEANUP, "waiter slot %u: process %d died blocked (its "
 				      "slot is freed by the next change)", i, w->pid);
 	}
-	for (uint32_t i = w_hi(v) + 1; i <= v->nwaiters; i++)
-		if (W(v, i)->state != SW_FREE) {
+	uint64_t wbase = (uint64_t)((char *)v->w - v->base);
+	for (uint32_t k = w_hi(v); k < v->nwaiters; k++) { /* slot k + 1 */
+		k = svipc__scan_skip(fd, wbase, sizeof(struct sem_waiter), k, v->nwaiters, k == w_hi(v));
+		if (k >= v->nwaiters)
+			break;
+		if (W(v, k + 1)->state != SW_FREE) {
 			svipc__report(rep, SVIPC_PROBLEM, "waiter slot %u is used above the high-water "
-				      "mark %u", i, s->w_hi);
+				      "mark %u", k + 1, s->w_hi);
 			break;
 		}
+	}
 	if (used != listed || listed != s->nwait)
 		svipc__report(rep, SVIPC_PROBLEM, "%u waiter slots in use, %u in the list, the count "
 			      "says %u", used, listed, s->nwait);
@@ -1902,7 +1912,7 @@ static void sem_waiters_check(struct sem_view *v, struct svipc_report *rep)
 }
 
 /* Values, and the counters recovery derives from the undo records. */
-static void sem_values_check(struct sem_view *v, struct svipc_report *rep)
+static void sem_values_check(struct sem_view *v, struct svipc_report *rep, int fd)
 {
 	struct sem_set *s = v->s;
 	for (uint32_t i = 0; i < v->nsems; i++)
@@ -1918,7 +1928,15 @@ static void sem_values_check(struct sem_view *v, struct svipc_report *rep)
 	if (s->undo_hi > v->nundo)
 		svipc__report(rep, SVIPC_PROBLEM, "undo high-water mark %u beyond %u records",
 			      s->undo_hi, v->nundo);
+	uint64_t ubase = (uint64_t)((char *)v->un - v->base);
 	for (uint32_t u = 1; u <= v->nundo; u++) {
+		if (u > hi) { /* records above the mark should be untouched: skip holes */
+			uint32_t k = svipc__scan_skip(fd, ubase, sizeof(struct sem_undo), u - 1, v->nundo,
+						      u == hi + 1);
+			if (k >= v->nundo)
+				break;
+			u = k + 1;
+		}
 		struct sem_undo *rec = U(v, u);
 		if (rec->state == SU_FREE)
 			continue;
@@ -1967,14 +1985,19 @@ static void sem_check(const struct svipc_ref *ref, struct svipc_report *rep, int
 		svipc__report(rep, SVIPC_PROBLEM, "its layout is invalid");
 		return;
 	}
+	int fd = svipc__obj_fd(SVIPC_SEM, ref->obj->id, ref);
 	int r = set_lock(&c);
 	if (r == -EIDRM) {
 		svipc__report(rep, SVIPC_PROBLEM, "damaged: recovery could not repair it");
 		set_unlock(&c);
+		if (fd >= 0)
+			close(fd);
 		return;
 	}
 	if (r < 0) {
 		svipc__report(rep, SVIPC_PROBLEM, "cannot take its lock (%s)", strerror(-r));
+		if (fd >= 0)
+			close(fd);
 		return;
 	}
 	struct sem_set *s = c.v->s;
@@ -1984,8 +2007,8 @@ static void sem_check(const struct svipc_ref *ref, struct svipc_report *rep, int
 	if (LOAD(&s->set_valid))
 		svipc__report(rep, SVIPC_PROBLEM, "an IPC_SET record is pending outside a call");
 	int before = rep->problems;
-	sem_values_check(c.v, rep);
-	sem_waiters_check(c.v, rep);
+	sem_values_check(c.v, rep, fd);
+	sem_waiters_check(c.v, rep, fd);
 	c.v->corrupt = 0; /* what the check saw is reported, not acted on */
 	if (repair && rep->problems > before) {
 		set_recover(&c);
@@ -1993,4 +2016,6 @@ static void sem_check(const struct svipc_ref *ref, struct svipc_report *rep, int
 			      c.v->corrupt ? ", which failed: it is unusable" : "");
 	}
 	set_unlock(&c);
+	if (fd >= 0)
+		close(fd);
 }

@@ -1522,6 +1522,11 @@ static void shm_check(const struct svipc_ref *ref, struct svipc_report *rep, int
 		svipc__report(rep, SVIPC_PROBLEM, "cannot take its lock (%s)", strerror(-r));
 		return;
 	}
+	if (LOAD(&s->obj.removed)) {
+		/* Removed since the check mapped it (its file is gone or going): nothing to check. */
+		seg_unlock(s);
+		return;
+	}
 	if (LOAD(&s->set_valid)) {
 		svipc__report(rep, SVIPC_PROBLEM, "an IPC_SET record is pending outside a call%s",
 			      repair ? " (applied)" : "");
@@ -1540,6 +1545,11 @@ static void shm_check(const struct svipc_ref *ref, struct svipc_report *rep, int
 	}
 	uint32_t hi = MIN(s->slot_hi, g.nslots);
 	for (uint32_t i = 0; i < g.nslots; i++) {
+		if (i >= hi) { /* slots above the mark should be untouched: skip holes */
+			i = svipc__scan_skip(fd, SHM_SLOT_OFF, sizeof(struct shm_slot), i, g.nslots, i == hi);
+			if (i >= g.nslots)
+				break;
+		}
 		const struct shm_slot *sl = &slots(s)[i];
 		if (sl->state == SHM_SLOT_FREE)
 			continue;

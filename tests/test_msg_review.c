@@ -1,6 +1,7 @@
 /* test_msg_review.c - regressions for defects found in review (hand-off accounting, RMID vs growth). */
 #include "svipc.h"
 #include "t.h"
+#include "inspect.h"
 
 #include <sys/wait.h>
 #include <time.h>
@@ -95,6 +96,54 @@ static void rmid_races_growth(void)
 	fprintf(stderr, "rmid_races_growth: %d trials\n", trials);
 }
 
+static void count_waiters(void *arg, const struct svipc_waiter_info *w)
+{
+	(void)w;
+	++*(int *)arg;
+}
+
+/*
+ * Receivers killed while blocked: the sends that pass over them free their
+ * slots at once. They used to stay until a quiet second, and every send
+ * asked the kernel about each of them: 11 M pairs/s fell to 21 k.
+ */
+static void dead_receivers_reaped(void)
+{
+	enum { NDEAD = 40 };
+	int q = T_OK(svipc_msgget(IPC_PRIVATE, 0600));
+	pid_t kids[NDEAD];
+	for (int i = 0; i < NDEAD; i++) {
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			struct { long t; char c[8]; } m;
+			svipc_msgrcv(q, &m, sizeof m.c, 0, 0);
+			_exit(0);
+		}
+	}
+	struct svipc_obj_info info;
+	int n = 0;
+	for (int tries = 0; tries < 5000 && n < NDEAD; tries++) {
+		n = 0;
+		if (svipc__inspect(SVIPC_MSG, q, &info, count_waiters, &n) < 0)
+			break;
+		usleep(1000);
+	}
+	T_EQ(n, NDEAD);
+	for (int i = 0; i < NDEAD; i++) {
+		kill(kids[i], SIGKILL);
+		waitpid(kids[i], NULL, 0);
+	}
+	struct { long t; char c[8]; } m = { 1, "x" };
+	for (int i = 0; i < 3; i++) {
+		T_OK(svipc_msgsnd(q, &m, sizeof m.c, 0));
+		T_OK(svipc_msgrcv(q, &m, sizeof m.c, 0, IPC_NOWAIT));
+	}
+	n = 0;
+	T_EQ(svipc__inspect(SVIPC_MSG, q, &info, count_waiters, &n), 0);
+	T_EQ(n, 0);
+	T_OK(svipc_msgctl(q, IPC_RMID, NULL));
+}
+
 int main(void)
 {
 	t_setup(60);
@@ -108,5 +157,6 @@ int main(void)
 	T_EQ(se, ke);
 	T_EQ(sq, kq);
 	rmid_races_growth();
+	dead_receivers_reaped();
 	return t_done();
 }

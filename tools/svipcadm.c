@@ -13,6 +13,7 @@
 
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 
 static const char *prog = "svipcadm";
 
@@ -122,6 +123,39 @@ static int limits_set(char **args, int n)
 
 /* ---- check and purge ------------------------------------------------------------- */
 
+/*
+ * A check waits at most 3 s for a live lock holder, but a process may take
+ * the lock and stop between that wait and the check's own taking of it: a
+ * watchdog per object (and for the namespace scrub) ends the run then,
+ * rather than hang. A check finishes in milliseconds.
+ */
+#define WATCHDOG_S 30
+
+static const char *watched = "the namespace";
+
+static void watchdog(int sig)
+{
+	(void)sig;
+	static const char a[] = "svipcadm: timed out waiting for a lock of ";
+	static const char b[] = " (held by a stopped process?)\n";
+	(void)!write(2, a, sizeof a - 1);
+	(void)!write(2, watched, strlen(watched));
+	(void)!write(2, b, sizeof b - 1);
+	_exit(EXIT_ERROR);
+}
+
+/* Arms the watchdog for what (a name that lives until disarmed), or disarms it (NULL). */
+static void watch(const char *what)
+{
+	if (!what) {
+		alarm(0);
+		return;
+	}
+	watched = what;
+	signal(SIGALRM, watchdog);
+	alarm(WATCHDOG_S);
+}
+
 static int verbose;
 
 static void show(void *arg, int level, const char *text)
@@ -142,7 +176,9 @@ static const char *const type_one[SVIPC_NTYPES] = { "message queue", "shared mem
 /* Checks the namespace and every object; returns the problems found, or -errno. */
 static int check_all(int repair, svipc_report_fn fn, int counts[SVIPC_NTYPES])
 {
+	watch("the namespace");
 	int problems = svipc__check_ns(repair, fn, NULL);
+	watch(NULL);
 	if (problems < 0)
 		return problems;
 	for (int t = 0; t < SVIPC_NTYPES; t++) {
@@ -154,7 +190,11 @@ static int check_all(int repair, svipc_report_fn fn, int counts[SVIPC_NTYPES])
 			int id = svipc__ns_index_to_id(t, idx);
 			if (id < 0)
 				continue;
+			char what[64];
+			snprintf(what, sizeof what, "%s %d", type_one[t], id);
+			watch(what);
 			int r = svipc__check(t, id, repair, fn, NULL);
+			watch(NULL);
 			if (r == -EINVAL)
 				continue; /* removed meanwhile */
 			counts[t]++;
@@ -202,7 +242,9 @@ static int cmd_check(int repair)
 
 static int cmd_purge(int dry_run)
 {
+	watch("the namespace");
 	int n = svipc__purge(dry_run, show, NULL);
+	watch(NULL);
 	if (n < 0) {
 		tool_ns_error(prog, "purge", -n);
 		return EXIT_ERROR;

@@ -8,10 +8,12 @@
  * on Linux. Before each *_STAT_ANY the object is looked at without its lock
  * (svipc__inspect): a *_STAT_ANY takes the lock, so it would wait forever
  * behind a stopped holder, and behind a dead one it would run the object's
- * recovery. svipcs changes nothing: such an object's row shows the
- * IPC_STAT fields read without the lock (what its last complete update
- * left), and a line on stderr says why; -w and --json show it too. A
- * damaged object has no row (its fields mean nothing), only that line.
+ * recovery. Such an object's row shows the IPC_STAT fields read without
+ * the lock (what its last complete update left), and a line on stderr says
+ * why; -w and --json show it too. A damaged object has no row (its fields
+ * mean nothing), only that line. Otherwise svipcs changes only what any
+ * user's call would, as with the kernel's ipcs: SHM_INFO frees removed
+ * segments nobody uses, SEM_STAT_ANY applies a dead process's SEM_UNDO.
  *
  * Beyond ipcs, off by default so that the default output stays ipcs's:
  *
