@@ -81,7 +81,8 @@ static int msg_init(void *base, size_t size, const struct svipc_ns_limits *lim, 
 	q->off_waiter = off[6];
 	q->qbytes = lim->msgmnb;
 	q->next_seq = 1;
-	return 0;
+	struct mq m;
+	return svipc__mq_view(&m, q, size) < 0 ? -EINVAL : svipc__mq_populate_fixed(&m);
 }
 
 static void wake_all(struct mcall *c);
@@ -766,6 +767,10 @@ static long do_msgsnd(int id, const void *msgp, size_t msgsz, int flg, int64_t d
 				r = -EIDRM;
 				break;
 			}
+			if (m->nomem) {
+				r = -ENOMEM; /* the filesystem is full: as the kernel out of memory */
+				break;
+			}
 			/* Storage full though qbytes allows more: wait as if full. */
 		}
 		if (flg & IPC_NOWAIT) {
@@ -1019,6 +1024,8 @@ static int grow_init(void *base, size_t size, void *arg)
 	struct mq nm;
 	if (svipc__mq_view(&nm, nq, size) < 0)
 		return -EINVAL;
+	if (svipc__mq_populate_fixed(&nm) < 0)
+		return -ENOMEM;
 	uint32_t h = oq->ghead;
 	int r = 0;
 	for (uint64_t n = 0; h && n < oq->qnum; n++) {
@@ -1036,6 +1043,8 @@ static int grow_init(void *base, size_t size, void *arg)
 		uint32_t nh = svipc__mq_alloc_msg(&nm, oh->size);
 		if (!nh || om->corrupt) {
 			free(buf);
+			if (nm.nomem)
+				r = -ENOMEM;
 			break;
 		}
 		H(&nm, nh)->type = oh->type;

@@ -133,6 +133,7 @@ struct mq {
 	struct msg_waiter *w;
 	uint32_t nhdr, nseg, ntnode, nbucket;
 	int corrupt;
+	int nomem; /* this call could not populate a page (full filesystem) */
 };
 
 /* msg_index.c: called with the queue lock held. */
@@ -145,6 +146,7 @@ int svipc__mq_link(struct mq *m, uint32_t h);
 int svipc__mq_unlink(struct mq *m, uint32_t h);
 uint32_t svipc__mq_find(struct mq *m, int mode, int64_t typ);
 void svipc__mq_rebuild(struct mq *m, const uint8_t *keep);
+int svipc__mq_populate_fixed(struct mq *m);
 int svipc__mq_match(int mode, int64_t typ, int64_t msgtype);
 struct svipc_report;
 void svipc__mq_check(struct mq *m, struct svipc_report *rep);

@@ -256,8 +256,15 @@ static inline uint32_t pool_alloc(struct mq *m, uint32_t *freel, uint32_t *bump,
 		*freel = *(uint32_t *)((char *)base + (size_t)(i - 1) * elem + link_off);
 		return i;
 	}
-	if (*bump < n)
+	if (*bump < n) {
+		/* A new element: the first of its page populates the page. */
+		char *at = (char *)base + (size_t)*bump * elem;
+		if (((uintptr_t)at & 4095) < elem && svipc__populate(at, elem) < 0) {
+			m->nomem = 1;
+			return 0;
+		}
 		return ++*bump;
+	}
 	return 0;
 }
 
@@ -291,9 +298,42 @@ static uint32_t alloc_tnode(struct mq *m)
 			  sizeof(struct msg_tnode), offsetof(struct msg_tnode, hnext));
 }
 
-/* Allocates a header (state M_WRITING) and its segment chain; 0 if full. */
+/*
+ * The pages a new type would use (its node, its places in the heaps), made
+ * ready before a message is committed: linking it comes after the commit
+ * point, where a failure would have no way back.
+ */
+static int reserve_type(struct mq *m)
+{
+	struct msg_queue *q = m->q;
+	uint32_t t = q->bump_tnode, pos = q->ntypes;
+	if (!q->free_tnode && t < m->ntnode && (((uintptr_t)T(m, t + 1) & 4095) < sizeof(struct msg_tnode)) &&
+	    svipc__populate(T(m, t + 1), sizeof(struct msg_tnode)) < 0)
+		return -1;
+	if (pos < m->ntnode && ((uintptr_t)&m->hseq[pos] & 4095) < 4 &&
+	    (svipc__populate(&m->hseq[pos], 4) < 0 || svipc__populate(&m->htype[pos], 4) < 0))
+		return -1;
+	return 0;
+}
+
+/* The parts of a queue file every call may read, populated when it is made. */
+int svipc__mq_populate_fixed(struct mq *m)
+{
+	if (svipc__populate(m->q, sizeof *m->q) < 0 ||
+	    svipc__populate(m->bucket, (size_t)m->nbucket * 4) < 0 ||
+	    svipc__populate(m->w, (size_t)MSG_NWAITERS * sizeof(struct msg_waiter)) < 0 ||
+	    svipc__populate(m->hseq, 4) < 0 || svipc__populate(m->htype, 4) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Allocates a header (state M_WRITING) and its segment chain; 0 if full (or m->nomem). */
 uint32_t svipc__mq_alloc_msg(struct mq *m, uint32_t size)
 {
+	if (reserve_type(m) < 0) {
+		m->nomem = 1;
+		return 0;
+	}
 	uint32_t h = alloc_hdr(m);
 	if (!h)
 		return 0;

@@ -164,6 +164,13 @@ static void kernel_limits(struct svipc_ns_limits *l)
 static int ns_init_file(void *base, size_t size, void *arg)
 {
 	struct ns_file *f = base;
+	/*
+	 * All of it (1.5 MiB): any index of the key table may be read (*_STAT
+	 * takes one from the caller), and reading a hole of a tmpfs file also
+	 * takes a page, so a full filesystem would mean SIGBUS anywhere.
+	 */
+	if (svipc__populate(base, size) < 0)
+		return -ENOMEM;
 	kernel_limits(&f->lim);
 	f->version = NS_VERSION;
 	STORE(&f->magic, NS_MAGIC);

@@ -1,5 +1,6 @@
 /* proc.c - the register of live processes: one OFD lock byte per process. */
 #include "proc.h"
+#include "region.h"
 #include "internal.h"
 
 #include <fcntl.h>
@@ -99,6 +100,11 @@ int svipc__proc_init(int dirfd, int (*get_dirfd)(void))
 		r = -errno;
 		goto out;
 	}
+	if (svipc__populate(m, 4096) < 0) { /* the header: before it is written */
+		munmap(m, sizeof(struct proc_file));
+		r = -ENOMEM;
+		goto out;
+	}
 	P.map = m;
 	uint32_t zero = 0;
 	CAS(&P.map->magic, &zero, PROC_MAGIC);
@@ -140,6 +146,10 @@ static int proc_register(int dfd)
 			return e;
 		}
 		struct proc_entry *e = &P.map->e[slot];
+		if (svipc__populate(e, sizeof *e) < 0) { /* a full filesystem: no SIGBUS */
+			close(fd);
+			return -ENOMEM;
+		}
 		/* The new generation is published before anyone can see our token. */
 		uint32_t gen = (LOAD(&e->gen) + 1) & SVIPC_TOKEN_GEN_MASK;
 		STORE(&e->gen, gen);

@@ -69,6 +69,22 @@ void svipc__tmp_cleanup(int dirfd)
 	closedir(d);
 }
 
+int svipc__populate(void *addr, size_t len)
+{
+	static long ps;
+	if (!len)
+		return 0;
+	if (!LOAD_RELAXED(&ps))
+		STORE_RELAXED(&ps, sysconf(_SC_PAGESIZE));
+	uintptr_t mask = (uintptr_t)LOAD_RELAXED(&ps) - 1;
+	uintptr_t a = (uintptr_t)addr & ~mask, e = ((uintptr_t)addr + len + mask) & ~mask;
+	if (madvise((void *)a, e - a, MADV_POPULATE_WRITE) == 0)
+		return 0;
+	/* EINVAL: a kernel before 5.14, which cannot say; the pages are then
+	 * touched as before, and a full filesystem still means SIGBUS. */
+	return errno == EINVAL ? 0 : -ENOMEM;
+}
+
 static int file_fill(int fd, size_t size, uint64_t file_size, mode_t mode,
 		     int (*init)(void *, size_t, void *), void *arg, struct svipc_mapped *keep)
 {
@@ -82,7 +98,10 @@ static int file_fill(int fd, size_t size, uint64_t file_size, mode_t mode,
 	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
 		return -errno;
-	int r = init(m, size, arg);
+	/* The header is written first: on a full filesystem, fail here, not with SIGBUS. */
+	int r = svipc__populate(m, MIN(size, 4096));
+	if (r == 0)
+		r = init(m, size, arg);
 	struct stat st;
 	if (r == 0 && keep && fstat(fd, &st) == 0) {
 		*keep = (struct svipc_mapped){ m, size, st.st_dev, st.st_ino, (uint64_t)st.st_size };

@@ -84,6 +84,17 @@ int svipc__file_replace(int dirfd, const char *name, size_t size, mode_t mode,
 			int (*init)(void *base, size_t size, void *arg),
 			void (*commit)(void *arg, int ok), void *arg);
 
+/*
+ * Object files are sparse: a page is given memory (tmpfs) or disk space
+ * when it is first touched, and on a full filesystem that touch is SIGBUS.
+ * So every page of an object file is populated here before its first use:
+ * at creation for the parts every call may read, and as a high-water mark
+ * (a bump pointer, a waiter or undo slot) moves into a new page. Returns 0,
+ * or -ENOMEM when the filesystem cannot give the page (the caller fails
+ * the call as the kernel does when it runs out of memory).
+ */
+int svipc__populate(void *addr, size_t len);
+
 /* Removes temporary files left by processes that died making them. */
 void svipc__tmp_cleanup(int dirfd);
 

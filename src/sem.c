@@ -230,6 +230,17 @@ static int sem_init(void *base, size_t size, const struct svipc_ns_limits *lim, 
 	s->off_undo = g.off_undo;
 	s->off_adj = g.off_adj;
 	s->off_journal = g.off_journal;
+	/*
+	 * What every call may touch, populated now (region.h): the values, and
+	 * the journal for any transaction but SETVAL's (3 words per semaphore).
+	 * Waiter slots, undo records and their rows are populated as they come
+	 * into use.
+	 */
+	char *b = base;
+	size_t jn = MIN(g.njournal, 3 * (size_t)g.nsems + 16);
+	if (svipc__populate(b + g.off_sem, (size_t)g.nsems * sizeof(struct sem_val)) < 0 ||
+	    svipc__populate(b + g.off_journal, jn * sizeof(struct sem_jent)) < 0)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -778,6 +789,9 @@ static uint32_t waiter_add(struct scall *c, const struct sem_wop *ops, uint32_t 
 		struct sem_waiter *w = W(v, i);
 		if (w->state != SW_FREE)
 			continue;
+		/* A slot above the high-water mark may be in a page never used: populate it. */
+		if (i > s->w_hi && svipc__populate(w, sizeof *w) < 0)
+			return 0; /* a full filesystem: wait without a slot */
 		/* The operations go in the slot, or in a free big area, or nowhere (SW_POLL). */
 		uint32_t big = 0;
 		int stored = nsops <= SEM_INLINE_OPS;
@@ -785,7 +799,7 @@ static uint32_t waiter_add(struct scall *c, const struct sem_wop *ops, uint32_t 
 			memcpy(w->ops, ops, nsops * sizeof *ops);
 		} else if (nsops <= v->opcap && ~s->big_used) {
 			big = (uint32_t)__builtin_ctzll(~s->big_used) + 1;
-			if (big <= v->nbig) {
+			if (big <= v->nbig && svipc__populate(BIG(v, big), nsops * sizeof *ops) == 0) {
 				s->big_used |= 1ull << (big - 1);
 				memcpy(BIG(v, big), ops, nsops * sizeof *ops);
 				stored = 1;
@@ -1182,7 +1196,9 @@ static long undo_find(struct scall *c, int id, int create)
 			if (!create)
 				return 0;
 			for (int pass = 0;; pass++) {
-				for (u = 1; u <= v->nundo; u++)
+				/* Records above the high-water mark are free and may be
+				 * holes: not read (reading a hole of a full tmpfs is SIGBUS). */
+				for (u = 1; u <= hi; u++)
 					if (U(v, u)->state != SU_USED)
 						break;
 				if (u <= v->nundo || pass)
@@ -1200,6 +1216,9 @@ static long undo_find(struct scall *c, int id, int create)
 			if (u > v->nundo)
 				return -ENOMEM;
 			struct sem_undo *rec = U(v, u);
+			if (svipc__populate(rec, sizeof *rec) < 0 ||
+			    svipc__populate(ADJ(v, u, 0), (size_t)v->nsems * sizeof(int32_t)) < 0)
+				return -ENOMEM; /* a full filesystem, as the kernel out of memory */
 			memset(ADJ(v, u, 0), 0, (size_t)v->nsems * sizeof(int32_t));
 			rec->pid = pid;
 			rec->start = start;
@@ -1549,12 +1568,16 @@ static void fill_stat(struct sem_view *v, struct semid_ds *buf)
 }
 
 /* SETVAL: the value, its pid, and every process's adjustment on it cleared; one transaction. */
-static void do_setval(struct scall *c, uint32_t num, int val)
+static int do_setval(struct scall *c, uint32_t num, int val)
 {
 	struct sem_view *v = c->v;
 	struct sem_set *s = v->s;
 	if (v->sem[num].nadj) {
 		uint32_t hi = MIN(s->undo_hi, v->nundo);
+		/* One entry per undo record: beyond the part sem_init populated. */
+		size_t n = MIN((size_t)hi + 3 * (size_t)v->nsems + 16, v->njournal);
+		if (svipc__populate(v->j, n * sizeof *v->j) < 0)
+			return -ENOMEM;
 		for (uint32_t u = 1; u <= hi; u++)
 			if (U(v, u)->state == SU_USED && U(v, u)->epoch == s->adj_epoch &&
 			    *ADJ(v, u, num))
@@ -1565,6 +1588,7 @@ static void do_setval(struct scall *c, uint32_t num, int val)
 	jput(c, &s->obj.ctime, 8, svipc__real_sec());
 	jcommit(c);
 	update_queue(c);
+	return v->corrupt ? -EIDRM : 0;
 }
 
 /* SETALL: all values and pids, and every adjustment cleared (a new epoch); one transaction. */
@@ -1697,8 +1721,7 @@ static long do_semctl(int id, int num, int cmd, union semun_arg arg)
 		r = 0;
 		break;
 	case SETVAL:
-		do_setval(&c, (uint32_t)num, arg.val);
-		r = v->corrupt ? -EIDRM : 0;
+		r = do_setval(&c, (uint32_t)num, arg.val);
 		break;
 	case SETALL:
 		do_setall(&c, vals);

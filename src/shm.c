@@ -629,7 +629,15 @@ static long slot_claim(struct shm_seg *s, const struct geom *g, int id, int fd, 
 {
 	struct shm_slot *sl = slots(s);
 	for (int pass = 0; pass < 2; pass++) {
+		uint32_t hi = MIN(LOAD_RELAXED(&s->slot_hi), g->nslots);
 		for (uint32_t i = 0; i < g->nslots; i++) {
+			/*
+			 * Slots from slot_hi on are free, and their page may be a hole,
+			 * which on a full filesystem would be SIGBUS even to read: it is
+			 * populated before it is looked at.
+			 */
+			if (i >= hi && svipc__populate(&sl[i], sizeof sl[i]) < 0)
+				return -ENOMEM;
 			if (LOAD_RELAXED(&sl[i].state) != SHM_SLOT_FREE)
 				continue;
 			struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET,
