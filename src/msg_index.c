@@ -245,7 +245,7 @@ static void heap_remove(struct mq *m, int which, uint32_t t)
  * (or corrupt).
  */
 static inline uint32_t pool_alloc(struct mq *m, uint32_t *freel, uint32_t *bump, uint32_t n,
-				  void *base, size_t elem, size_t link_off)
+				  void *base, size_t elem, size_t link_off, int populate)
 {
 	uint32_t i = *freel;
 	if (i) {
@@ -257,9 +257,14 @@ static inline uint32_t pool_alloc(struct mq *m, uint32_t *freel, uint32_t *bump,
 		return i;
 	}
 	if (*bump < n) {
-		/* A new element: the first of its page populates the page. */
+		/*
+		 * A new element: the array's first, or the first in its page,
+		 * populates it, unless the caller did (populate 0: type nodes are
+		 * reserved before the commit point, and taken after it).
+		 */
 		char *at = (char *)base + (size_t)*bump * elem;
-		if (((uintptr_t)at & 4095) < elem && svipc__populate(at, elem) < 0) {
+		if (populate && (*bump == 0 || ((uintptr_t)at & 4095) < elem) &&
+		    svipc__populate(at, elem) < 0) {
 			m->nomem = 1;
 			return 0;
 		}
@@ -277,7 +282,7 @@ static uint32_t alloc_hdr(struct mq *m)
 		return 0;
 	}
 	return pool_alloc(m, &q->free_hdr, &q->bump_hdr, m->nhdr, m->hdr,
-			  sizeof(struct msg_hdr), offsetof(struct msg_hdr, gnext));
+			  sizeof(struct msg_hdr), offsetof(struct msg_hdr, gnext), 1);
 }
 
 static void free_hdr(struct mq *m, uint32_t i)
@@ -289,13 +294,13 @@ static void free_hdr(struct mq *m, uint32_t i)
 static uint32_t alloc_seg(struct mq *m)
 {
 	return pool_alloc(m, &m->q->free_seg, &m->q->bump_seg, m->nseg, m->seg,
-			  sizeof(struct msg_seg), offsetof(struct msg_seg, next));
+			  sizeof(struct msg_seg), offsetof(struct msg_seg, next), 1);
 }
 
 static uint32_t alloc_tnode(struct mq *m)
 {
 	return pool_alloc(m, &m->q->free_tnode, &m->q->bump_tnode, m->ntnode, m->tn,
-			  sizeof(struct msg_tnode), offsetof(struct msg_tnode, hnext));
+			  sizeof(struct msg_tnode), offsetof(struct msg_tnode, hnext), 0);
 }
 
 /*
@@ -307,9 +312,11 @@ static int reserve_type(struct mq *m)
 {
 	struct msg_queue *q = m->q;
 	uint32_t t = q->bump_tnode, pos = q->ntypes;
-	if (!q->free_tnode && t < m->ntnode && (((uintptr_t)T(m, t + 1) & 4095) < sizeof(struct msg_tnode)) &&
+	if (!q->free_tnode && t < m->ntnode &&
+	    (t == 0 || ((uintptr_t)T(m, t + 1) & 4095) < sizeof(struct msg_tnode)) &&
 	    svipc__populate(T(m, t + 1), sizeof(struct msg_tnode)) < 0)
 		return -1;
+	/* (The heaps' first page is populated with the queue: not asked again at every send.) */
 	if (pos < m->ntnode && ((uintptr_t)&m->hseq[pos] & 4095) < 4 &&
 	    (svipc__populate(&m->hseq[pos], 4) < 0 || svipc__populate(&m->htype[pos], 4) < 0))
 		return -1;

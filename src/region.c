@@ -69,11 +69,17 @@ void svipc__tmp_cleanup(int dirfd)
 	closedir(d);
 }
 
+int svipc__fault_countdown;
+
 int svipc__populate(void *addr, size_t len)
 {
 	static long ps;
 	if (!len)
 		return 0;
+	/* Fault injection (tests): the Nth call from when it was set fails. */
+	if (LOAD_RELAXED(&svipc__fault_countdown) > 0 &&
+	    __atomic_sub_fetch(&svipc__fault_countdown, 1, __ATOMIC_RELAXED) == 0)
+		return -ENOMEM;
 	if (!LOAD_RELAXED(&ps))
 		STORE_RELAXED(&ps, sysconf(_SC_PAGESIZE));
 	uintptr_t mask = (uintptr_t)LOAD_RELAXED(&ps) - 1;

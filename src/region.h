@@ -95,6 +95,14 @@ int svipc__file_replace(int dirfd, const char *name, size_t size, mode_t mode,
  */
 int svipc__populate(void *addr, size_t len);
 
+/*
+ * For tests: when set to N > 0, the Nth svipc__populate() from then on
+ * fails as a full filesystem would (each file creation and each new page
+ * goes through it), so a test can fail every growth step of an operation
+ * in turn and check that each failure leaves the objects consistent.
+ */
+extern int svipc__fault_countdown;
+
 /* Removes temporary files left by processes that died making them. */
 void svipc__tmp_cleanup(int dirfd);
 
