@@ -187,14 +187,27 @@ static int ns_open(void)
 		dir = SVIPC_DEFAULT_DIR;
 	if (strlen(dir) >= sizeof NS.dir)
 		return -ENAMETOOLONG;
-	if (mkdir(dir, 01777) == 0)
-		chmod(dir, 01777); /* shared by every user, like /dev/shm; mkdir obeys umask */
-	else if (errno != EEXIST)
+	int made = mkdir(dir, 01777) == 0;
+	if (!made && errno != EEXIST)
 		return -errno;
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/*
+	 * The last component may be a symlink: follow it only if it is the
+	 * caller's or root's (fs.protected_symlinks' rule, whatever the
+	 * sysctl says): someone else's may point at any directory, and we
+	 * would create world-writable files there.
+	 */
+	struct stat lst;
+	if (lstat(dir, &lst) == 0 && S_ISLNK(lst.st_mode) && lst.st_uid != geteuid() &&
+	    lst.st_uid != 0)
+		return -EACCES;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (made ? O_NOFOLLOW : 0));
 	if (dfd < 0)
 		return -errno;
 	struct stat st, dst;
+	/* shared by every user, like /dev/shm (mkdir obeys umask); through the
+	 * descriptor, so a directory swapped for a symlink meanwhile is not chmodded */
+	if (made && fstat(dfd, &dst) == 0 && dst.st_uid == geteuid())
+		fchmod(dfd, 01777);
 	if (fstat(dfd, &dst) < 0 || ((dst.st_mode & S_IWOTH) && !(dst.st_mode & S_ISVTX))) {
 		/* A world-writable directory without the sticky bit lets anyone
 		 * replace anyone's objects: refuse it. */
@@ -575,31 +588,13 @@ static int newobj_init(void *base, size_t size, void *arg)
 	return r;
 }
 
-/* Called with the namespace lock held. */
-static int newobj(struct ns_file *f, const struct svipc_type_ops *ops, key_t key, int flg,
-		  const void *params)
+/* newobj's second half: an index, an entry and the object's file. Returns the id or -errno. */
+static int newobj_at(struct ns_file *f, const struct svipc_type_ops *ops, key_t key, int flg,
+		     const void *params, const struct svipc_ns_limits *limp, uint64_t units)
 {
 	struct ns_table *tb = &f->t[ops->type];
-	struct svipc_ns_limits lim = f->lim;
-	int r = ops->check_new ? ops->check_new(&lim, params) : 0;
-	if (r < 0)
-		return r;
-	uint64_t units = ops->units ? ops->units(params) : 0;
-	for (int swept = 0;; swept = 1) {
-		uint64_t total = units ? svipc__ns_units(ops->type) : 0;
-		int full = total + units < total || (units && total + units > ops->max_units(&lim));
-		if (!full) {
-			r = ops->admit ? ops->admit(&lim, params) : 0;
-			if (r < 0)
-				return r;
-			full = tb->in_use >= MIN(ops->max_objects(&lim), SVIPC_IDX_MAX);
-		}
-		if (!full)
-			break;
-		if (swept || !ops->remove_lingers)
-			return -ENOSPC;
-		sweep_locked(f, ops, 0); /* a dead process's removed segment may still count */
-	}
+	struct svipc_ns_limits lim = *limp;
+	int r;
 	uint32_t cycle = MIN(MAX(tb->in_use * 3 / 2, NS_MIN_CYCLE), SVIPC_IDX_MAX);
 	uint32_t idx = tb->next_idx < cycle ? tb->next_idx : 0;
 	uint32_t n;
@@ -638,12 +633,51 @@ static int newobj(struct ns_file *f, const struct svipc_type_ops *ops, key_t key
 	if (r < 0) {
 		e->key = IPC_PRIVATE;
 		STORE(&e->state, ENT_FREE);
+		if (r == -EEXIST)
+			tb->next_idx = (idx + 1) % SVIPC_IDX_MAX; /* the next try takes the next index */
 		return r == -EFBIG ? -ENOMEM : r;
 	}
 	STORE(&e->state, ENT_LIVE);
 	tb->in_use++;
 	tb->next_idx = (idx + 1) % SVIPC_IDX_MAX;
 	return id;
+}
+
+/* Called with the namespace lock held. */
+static int newobj(struct ns_file *f, const struct svipc_type_ops *ops, key_t key, int flg,
+		  const void *params)
+{
+	struct ns_table *tb = &f->t[ops->type];
+	struct svipc_ns_limits lim = f->lim;
+	int r = ops->check_new ? ops->check_new(&lim, params) : 0;
+	if (r < 0)
+		return r;
+	uint64_t units = ops->units ? ops->units(params) : 0;
+	for (int swept = 0;; swept = 1) {
+		uint64_t total = units ? svipc__ns_units(ops->type) : 0;
+		int full = total + units < total || (units && total + units > ops->max_units(&lim));
+		if (!full) {
+			r = ops->admit ? ops->admit(&lim, params) : 0;
+			if (r < 0)
+				return r;
+			full = tb->in_use >= MIN(ops->max_objects(&lim), SVIPC_IDX_MAX);
+		}
+		if (!full)
+			break;
+		if (swept || !ops->remove_lingers)
+			return -ENOSPC;
+		sweep_locked(f, ops, 0); /* a dead process's removed segment may still count */
+	}
+	/*
+	 * A name that someone else's file blocks (a sticky directory: we may
+	 * not remove it) costs that index, not the call: try the next one.
+	 */
+	for (int attempt = 0; attempt < 8; attempt++) {
+		r = newobj_at(f, ops, key, flg, params, &lim, units);
+		if (r != -EEXIST)
+			return r;
+	}
+	return -ENOSPC;
 }
 
 int svipc__get(const struct svipc_type_ops *ops, int id, struct svipc_ref *ref)

@@ -81,7 +81,11 @@ int svipc__proc_init(int dirfd, int (*get_dirfd)(void))
 		goto out;
 	}
 	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	/*
+	 * A hard link (st_nlink > 1) is someone else's file put here: we would
+	 * chmod, extend and write it.
+	 */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
 		r = fd >= 0 ? -EINVAL : -errno;
 		close(fd);
 		goto out;

@@ -630,10 +630,11 @@ static void derived_rebuild(struct sem_view *v)
 	if (s->undo_hi > v->nundo)
 		s->undo_hi = v->nundo;
 	s->nundo_nz = 0;
-	for (uint32_t u = 1; u <= v->nundo; u++) {
+	/* Records above undo_hi are unused, and may be in pages never touched. */
+	for (uint32_t u = 1; u <= s->undo_hi; u++) {
 		struct sem_undo *rec = U(v, u);
 		rec->nz = 0;
-		if (u > s->undo_hi || rec->state != SU_USED || rec->epoch != s->adj_epoch)
+		if (rec->state != SU_USED || rec->epoch != s->adj_epoch)
 			continue;
 		for (uint32_t i = 0; i < v->nsems; i++)
 			if (*ADJ(v, u, i)) {
@@ -787,11 +788,15 @@ static uint32_t waiter_add(struct scall *c, const struct sem_wop *ops, uint32_t 
 	uint32_t hi = w_hi(v);
 	for (uint32_t i = 1; i <= v->nwaiters && i <= hi + 1; i++) {
 		struct sem_waiter *w = W(v, i);
-		if (w->state != SW_FREE)
-			continue;
-		/* A slot above the high-water mark may be in a page never used: populate it. */
+		/*
+		 * A slot above the high-water mark may be in a page never used:
+		 * populate it before reading it (on a full filesystem even a read
+		 * of such a page is SIGBUS).
+		 */
 		if (i > s->w_hi && svipc__populate(w, sizeof *w) < 0)
 			return 0; /* a full filesystem: wait without a slot */
+		if (w->state != SW_FREE)
+			continue;
 		/* The operations go in the slot, or in a free big area, or nowhere (SW_POLL). */
 		uint32_t big = 0;
 		int stored = nsops <= SEM_INLINE_OPS;
