@@ -3,7 +3,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= 2
 
-.PHONY: all demo test test-asan bench clean deps install
+.PHONY: all demo test test-asan test-tsan bench clean deps install
 
 all: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
@@ -28,6 +28,17 @@ test-asan: deps
 	@sh scripts/test_deps.sh
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS)
 
+# The tests whose processes run threads, under ThreadSanitizer (fork from a
+# multi-threaded process is beyond it: die_after_fork=0, and test_msg_threads
+# leaves out its threads-after-fork phase there).
+TSAN_BUILD ?= build-tsan
+TSAN_TESTS = test_msg_threads test_sem_undo test_shm_nattch
+test-tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSVIPC_TSAN=ON
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target $(TSAN_TESTS)
+	cd $(TSAN_BUILD) && TSAN_OPTIONS="die_after_fork=0 halt_on_error=1" \
+		ctest --output-on-failure -j$(JOBS) -R '^($(shell echo $(TSAN_TESTS) | tr ' ' '|'))$$'
+
 # make install [PREFIX=/usr/local] [DESTDIR=staging]: libraries, svipc.h, the
 # shim, svipc.pc and the CMake package (find_package(svipc)).
 PREFIX ?= /usr/local
@@ -38,4 +49,4 @@ bench: all
 	$(BUILD)/bench/svipc-bench
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

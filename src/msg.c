@@ -142,7 +142,7 @@ static void waiters_claim(struct mq *m, uint8_t *keep);
 /* Applies a committed IPC_SET record; applying it twice is harmless. */
 static void apply_set(struct msg_queue *q)
 {
-	q->qbytes = q->set_qbytes;
+	STORE_RELAXED(&q->qbytes, q->set_qbytes); /* peeked without the lock (queue_has_room) */
 	q->obj.perm.uid = q->set_uid;
 	q->obj.perm.gid = q->set_gid;
 	q->obj.perm.mode = q->set_mode;
@@ -426,8 +426,9 @@ static int offer(struct mcall *c, uint32_t h)
 	}
 	if (m->corrupt || svipc__mq_link(m, h) < 0)
 		return -EIDRM;
-	q->cbytes += hp->size;
-	q->qnum++;
+	/* Relaxed stores: these counters are peeked without the lock while spinning. */
+	STORE_RELAXED(&q->cbytes, q->cbytes + hp->size);
+	STORE_RELAXED(&q->qnum, q->qnum + 1);
 	if (q->noverflow) {
 		STORE(&q->overflow, q->overflow + 1);
 		c->kick_overflow = 1;
@@ -467,8 +468,8 @@ static void unreserve_in_place(struct mcall *c, struct msg_waiter *w)
 	if (h && svipc__mq_link(&c->m, h) < 0)
 		MQ_CORRUPT(&c->m);
 	if (h) {
-		c->m.q->cbytes += H(&c->m, h)->size;
-		c->m.q->qnum++;
+		STORE_RELAXED(&c->m.q->cbytes, c->m.q->cbytes + H(&c->m, h)->size);
+		STORE_RELAXED(&c->m.q->qnum, c->m.q->qnum + 1);
 	}
 }
 
@@ -902,8 +903,8 @@ static long do_msgrcv(int id, void *msgp, size_t bufsz, long msgtyp, int flg, in
 				break;
 			}
 			svipc__mq_free_msg_chain(m, h);
-			q->qnum--;
-			q->cbytes -= size;
+			STORE_RELAXED(&q->qnum, q->qnum - 1);
+			STORE_RELAXED(&q->cbytes, q->cbytes - size);
 			set_if_changed32(&q->lrpid, svipc__proc_pid());
 			set_if_changed64(&q->rtime, svipc__real_sec());
 			wake_senders(&c);

@@ -700,8 +700,8 @@ void svipc__mq_rebuild(struct mq *m, const uint8_t *keep)
 	m->corrupt = 0;
 	for (uint32_t k = 0; k < nlive; k++)
 		svipc__mq_link(m, live[k]);
-	q->qnum = nlive;
-	q->cbytes = bytes;
+	STORE_RELAXED(&q->qnum, nlive);
+	STORE_RELAXED(&q->cbytes, bytes);
 	q->nreserved = nreserved;
 	if (q->next_seq < maxseq)
 		q->next_seq = maxseq;

@@ -113,7 +113,7 @@ static void atfork_parent(void)
 
 static void atfork_child(void)
 {
-	NS.creds_valid = 0;
+	STORE_RELAXED(&NS.creds_valid, 0);
 	svipc__cache_atfork(SVIPC_FORK_CHILD);
 	svipc__proc_atfork(SVIPC_FORK_CHILD);
 	pthread_mutex_unlock(&NS.mu);

@@ -63,8 +63,8 @@ void svipc__proc_atfork(enum svipc_fork_phase phase)
 		if (P.lock_fd >= 0)
 			close(P.lock_fd);
 		P.lock_fd = -1;
-		P.token = 0;
-		P.pid = 0;
+		STORE_RELAXED(&P.token, 0); /* read without the mutex by svipc__proc_token */
+		STORE_RELAXED(&P.pid, 0);
 	}
 	pthread_mutex_unlock(&P.mu);
 }
@@ -119,7 +119,7 @@ int svipc__proc_init(int dirfd, int (*get_dirfd)(void))
 		goto out;
 	}
 	STORE_RELAXED(&P.map->version, PROC_VERSION);
-	P.get_dirfd = get_dirfd;
+	STORE(&P.get_dirfd, get_dirfd); /* read without the mutex by svipc__proc_token */
 	P.dev = st.st_dev;
 	P.ino = st.st_ino;
 out:
@@ -179,7 +179,7 @@ void svipc__proc_check(void)
 	if (P.token && (fstat(P.lock_fd, &st) < 0 || st.st_dev != P.dev || st.st_ino != P.ino)) {
 		/* Our lock went with the descriptor; the number may be the program's now. */
 		P.lock_fd = -1;
-		P.token = 0;
+		STORE_RELAXED(&P.token, 0);
 	}
 	pthread_mutex_unlock(&P.mu);
 }
@@ -189,7 +189,8 @@ uint32_t svipc__proc_token(void)
 	uint32_t t = LOAD(&P.token);
 	if (t)
 		return t;
-	int dfd = P.get_dirfd ? P.get_dirfd() : -EINVAL;
+	int (*get_dirfd)(void) = LOAD(&P.get_dirfd);
+	int dfd = get_dirfd ? get_dirfd() : -EINVAL;
 	pthread_mutex_lock(&P.mu);
 	if (!P.token)
 		proc_register(dfd);

@@ -469,7 +469,7 @@ static void *fu_thread(void *arg)
 {
 	(void)arg;
 	struct tmsg m = { .mtype = 1 };
-	fu_entered = 1;
+	__atomic_store_n(&fu_entered, 1, __ATOMIC_SEQ_CST);
 	if (svipc_msgsnd(fu_id, &m, 2, IPC_NOWAIT) == -1)
 		fprintf(stderr, "first-use thread: msgsnd: %s\n", strerror(errno));
 	return NULL;
@@ -486,7 +486,7 @@ static int first_use_helper(int id, unsigned spin)
 	fu_id = id;
 	pthread_t th;
 	pthread_create(&th, NULL, fu_thread, NULL);
-	while (!fu_entered)
+	while (!__atomic_load_n(&fu_entered, __ATOMIC_SEQ_CST))
 		;
 	for (volatile unsigned k = 0; k < spin; k++)
 		;
@@ -556,7 +556,13 @@ int main(int argc, char **argv)
 		int before = t_failures;
 		fork_after_use(o);
 		RUN(threads_same_process, o, c);
+#ifndef __SANITIZE_THREAD__
 		mixed_load(o);
+#else
+		/* ThreadSanitizer cannot follow a child that starts threads after a
+		 * multi-threaded fork (it dies, on the kernel's run as on svipc's). */
+		(void)mixed_load;
+#endif
 		if (t_failures != before)
 			fprintf(stderr, "^ %d failure(s) on %s\n", t_failures - before, o->name);
 	}

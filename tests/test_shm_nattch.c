@@ -504,7 +504,7 @@ static void *thr_main(void *arg)
 		}
 		if (t->o->dt(a) == -1)
 			t->errors++;
-		t->done_iters++;
+		__atomic_add_fetch(&t->done_iters, 1, __ATOMIC_SEQ_CST);
 	}
 	return NULL;
 }
