@@ -3,7 +3,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= 2
 
-.PHONY: all demo test test-asan test-tsan bench clean deps install
+.PHONY: all demo test test-asan test-tsan bench clean deps install fuzz torture
 
 all: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
@@ -39,6 +39,14 @@ test-tsan: deps
 	cd $(TSAN_BUILD) && TSAN_OPTIONS="die_after_fork=0 halt_on_error=1" \
 		ctest --output-on-failure -j$(JOBS) -R '^($(shell echo $(TSAN_TESTS) | tr ' ' '|'))$$'
 
+# libFuzzer targets (fuzz/README.md), built with clang in $(FUZZ_BUILD), each
+# run FUZZ_SECONDS; corpus in $(FUZZ_BUILD)/corpus, crashes in $(FUZZ_BUILD)/artifacts.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@sh scripts/test_deps.sh
+	sh fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 # make install [PREFIX=/usr/local] [DESTDIR=staging]: libraries, svipc.h, the
 # shim, svipc.pc and the CMake package (find_package(svipc)).
 PREFIX ?= /usr/local
@@ -47,6 +55,12 @@ install: all
 
 bench: all
 	$(BUILD)/bench/svipc-bench
+
+# The torture test's long mode: all three types under SIGKILL/SIGSTOP for
+# TORTURE_SECONDS (make test runs it CI-sized).
+TORTURE_SECONDS ?= 600
+torture: all
+	$(BUILD)/bin/test_torture --long $(TORTURE_SECONDS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

@@ -12,6 +12,20 @@ command -v stress-ng >/dev/null 2>&1 || missing="$missing stress-ng"
 { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import sysv_ipc' 2>/dev/null; } ||
 	missing="$missing python3-sysv-ipc"
 command -v strace >/dev/null 2>&1 || missing="$missing strace"
+# clang and its libFuzzer runtime for fuzz/ (test_fuzz_smoke, make fuzz);
+# installed by a separate apt-get below, so that a release without
+# libclang-rt-14-dev does not stop the others
+fuzzpkgs=""
+{ command -v clang >/dev/null 2>&1 &&
+	ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; } ||
+	fuzzpkgs="clang libclang-rt-14-dev"
+if [ -n "$fuzzpkgs" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	echo "svipc: installing for the fuzz targets: $fuzzpkgs" >&2
+	{ command -v timeout >/dev/null 2>&1 && tb="timeout 600"; } || tb=""
+	{ $tb apt-get update -qq &&
+		DEBIAN_FRONTEND=noninteractive $tb apt-get install -y -qq --no-install-recommends $fuzzpkgs >/dev/null; } ||
+		echo "svipc: could not install $fuzzpkgs; test_fuzz_smoke will be skipped" >&2
+fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 	echo "svipc: the tests of real programs need:$missing (not installed: not root, or no apt-get); they will be skipped" >&2

@@ -587,6 +587,11 @@ static int wait_turn(struct mcall *c, int kind, int mode, int64_t typ, uint64_t 
 	/* A message handed to us is ours even if a signal came too. */
 	*reserved = w->msg;
 	result = w->result;
+	if (result && result != -E2BIG) {
+		/* Only a sender writes it, and only -E2BIG: anything else is damage. */
+		MQ_CORRUPT(m);
+		result = -EIDRM;
+	}
 	w->msg = 0;
 	waiter_del(m, slot);
 	if (*reserved)
@@ -1138,14 +1143,22 @@ static long do_msgctl(int id, int cmd, struct msqid_ds *buf)
 		memcpy(&in, buf, sizeof in); /* the kernel copies in before the lookup */
 	struct mcall c;
 	long r = mq_open(id, &c);
+	if (r == -EIDRM && cmd == IPC_RMID)
+		return svipc__ipc_remove_damaged(&svipc__msg_ops, id);
 	if (r < 0)
 		return r;
 	struct mq *m = &c.m;
 	struct msg_queue *q = m->q;
 	r = mq_lock(&c);
 	if (r < 0) {
-		if (r == -EIDRM)
+		if (r == -EIDRM) {
 			mq_unlock(&c);
+			if (cmd == IPC_RMID) {
+				/* A damaged queue can still be removed by its owner. */
+				mq_close(&c, id);
+				return svipc__ipc_remove_damaged(&svipc__msg_ops, id);
+			}
+		}
 		goto out;
 	}
 	if (LOAD(&q->obj.removed)) {

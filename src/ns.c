@@ -762,6 +762,17 @@ out:
 	return r;
 }
 
+int svipc__ipc_remove_damaged(const struct svipc_type_ops *ops, int id)
+{
+	struct svipc_ref ref;
+	int r = svipc__get(ops, id, &ref);
+	if (r < 0)
+		return r;
+	int owner = svipc__perm_is_owner(&ref.obj->perm);
+	svipc__obj_put(&ref);
+	return owner ? svipc__ipc_remove(ops, id) : -EPERM;
+}
+
 void svipc__ns_reap(const struct svipc_type_ops *ops, int id)
 {
 	int r;
@@ -798,6 +809,22 @@ uint64_t svipc__ns_units(enum svipc_type type)
 		if (entry_exists(LOAD(&tb->e[i].state)))
 			total += LOAD_RELAXED(&tb->e[i].units);
 	return total;
+}
+
+int svipc__ns_entry_units(enum svipc_type type, int id, uint64_t *units)
+{
+	int r;
+	struct ns_file *f = ns_file(&r);
+	if (!f)
+		return r;
+	if (id < 0 || (unsigned)type >= SVIPC_NTYPES)
+		return -EINVAL;
+	struct ns_entry *e = &f->t[type].e[SVIPC_ID_IDX(id)];
+	if (!entry_exists(LOAD(&e->state)) ||
+	    (LOAD_RELAXED(&e->seq) & SVIPC_SEQ_MAX) != SVIPC_ID_SEQ(id))
+		return -EINVAL;
+	*units = LOAD_RELAXED(&e->units);
+	return 0;
 }
 
 int svipc__ns_index_to_id(enum svipc_type type, int idx)

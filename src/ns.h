@@ -106,6 +106,13 @@ int svipc__ipcget(const struct svipc_type_ops *ops, key_t key, int flg, const vo
  */
 int svipc__ipc_remove(const struct svipc_type_ops *ops, int id);
 
+/*
+ * IPC_RMID of an object that failed validation (EIDRM for every other
+ * call): its owner may still remove it; the namespace's removal needs
+ * nothing of it but its header's permissions. Returns 0 or -errno.
+ */
+int svipc__ipc_remove_damaged(const struct svipc_type_ops *ops, int id);
+
 /* Frees lingering object id if it is no longer used. */
 void svipc__ns_reap(const struct svipc_type_ops *ops, int id);
 
@@ -127,6 +134,14 @@ int svipc__capable(int cap);
 
 /* 1 if the caller owns or created the object, or has CAP_SYS_ADMIN (IPC_SET/IPC_RMID). */
 int svipc__perm_is_owner(const struct svipc_perm *p);
+
+/*
+ * What object id counts against its type's namespace-wide total (sem: its
+ * nsems; shm: its size in pages), as recorded when it was made: a second
+ * copy of its size, outside its file. 0 and *units set, or -EINVAL if the
+ * namespace has no such object.
+ */
+int svipc__ns_entry_units(enum svipc_type type, int id, uint64_t *units);
 
 /* id of the object at table index idx (for *_STAT), or -EINVAL. */
 int svipc__ns_index_to_id(enum svipc_type type, int idx);

@@ -1276,6 +1276,17 @@ static int set_open(int id, struct scall *c)
 	}
 	c->v = &c->local;
 	r = sem_view_make(c->v, (struct sem_set *)c->ref.obj, c->ref.size);
+	/*
+	 * nsems never changes, and the namespace entry recorded it at
+	 * creation (0: unknown): a file rewritten for another nsems, however
+	 * consistent, would make GETALL/SETALL overrun the caller's array.
+	 */
+	uint64_t units;
+	if (r == 0 && svipc__ns_entry_units(SVIPC_SEM, id, &units) == 0 && units &&
+	    units != c->v->nsems) {
+		STORE(&c->ref.obj->corrupt, 1);
+		r = -EIDRM;
+	}
 	if (r < 0) {
 		svipc__obj_put(&c->ref);
 		return r;
@@ -1295,6 +1306,19 @@ static void set_close(struct scall *c, int id)
 }
 
 /* ---- semop ------------------------------------------------------------------------------ */
+
+/*
+ * A waiter's status as read from the file: SEM_PENDING, 0 or a -errno.
+ * Anything else is damage (it would come back as semop's result).
+ */
+static int32_t status_load(struct sem_view *v, struct sem_waiter *w)
+{
+	int32_t st = LOAD(&w->status);
+	if (st == SEM_PENDING || (st <= 0 && st >= -4095))
+		return st;
+	CORRUPT(v);
+	return -EIDRM;
+}
 
 /* The oldest waiter that waits on a semaphore another process holds an adjustment on. */
 static uint32_t undo_watcher(struct sem_view *v)
@@ -1373,7 +1397,7 @@ static int sem_block(struct scall *c, const struct sem_wop *ops, uint32_t nsops,
 		struct sem_waiter *w = W(v, slot);
 		if (w->state == SW_FREE || w->token != me)
 			return 1; /* recovery dropped our slot: start over */
-		st = LOAD(&w->status);
+		st = status_load(v, w);
 		if (st != SEM_PENDING)
 			break;
 		if (lr == -EIDRM || LOAD(&s->obj.removed)) {
@@ -1392,7 +1416,7 @@ static int sem_block(struct scall *c, const struct sem_wop *ops, uint32_t nsops,
 		reap_dead_waiters(c);
 		undo_reap(c, ops, nsops);
 		update_queue_all(c);
-		st = LOAD(&w->status);
+		st = status_load(v, w);
 		if (st != SEM_PENDING)
 			break;
 		STORE(&w->word, SVIPC_W_ARMED);
@@ -1659,6 +1683,8 @@ static long do_semctl(int id, int num, int cmd, union semun_arg arg)
 	}
 	struct scall c;
 	long r = set_open(id, &c);
+	if (r == -EIDRM && cmd == IPC_RMID)
+		return svipc__ipc_remove_damaged(&svipc__sem_ops, id);
 	if (r < 0)
 		return r;
 	struct sem_view *v = c.v;
@@ -1692,8 +1718,14 @@ static long do_semctl(int id, int num, int cmd, union semun_arg arg)
 		goto out;
 	r = set_lock(&c);
 	if (r < 0) {
-		if (r == -EIDRM)
+		if (r == -EIDRM) {
 			set_unlock(&c);
+			if (cmd == IPC_RMID) {
+				/* A damaged set can still be removed by its owner. */
+				set_close(&c, id);
+				return svipc__ipc_remove_damaged(&svipc__sem_ops, id);
+			}
+		}
 		goto out;
 	}
 	if (LOAD(&s->obj.removed)) {

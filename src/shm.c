@@ -469,8 +469,20 @@ static int seg_get(int id, struct svipc_ref *ref)
 			return r;
 		int st = svipc__ns_state(SVIPC_SHM, id);
 		if (st == SVIPC_NS_LIVE ||
-		    (st == SVIPC_NS_DEST && (LOAD_RELAXED(&ref->obj->perm.mode) & SHM_DEST)))
+		    (st == SVIPC_NS_DEST && (LOAD_RELAXED(&ref->obj->perm.mode) & SHM_DEST))) {
+			/*
+			 * The size never changes, and the namespace entry recorded
+			 * it in pages: a header rewritten for a smaller segment
+			 * would map less than the program made (its accesses past
+			 * that land in whatever is mapped next). seg_geom() then
+			 * refuses the segment.
+			 */
+			uint64_t units, segsz = LOAD_RELAXED(&((struct shm_seg *)ref->obj)->segsz);
+			if (svipc__ns_entry_units(SVIPC_SHM, id, &units) == 0 && units &&
+			    units < UINT32_MAX && round_up(segsz, page_size()) / page_size() != units)
+				STORE(&ref->obj->corrupt, 1);
 			return 0;
+		}
 		svipc__obj_put(ref);
 		if (st == SVIPC_NS_NONE || tries)
 			return -EINVAL;

@@ -373,6 +373,28 @@ static void test_dead_ns_holder(void)
 	T_OK(svipc_msgctl(q, IPC_RMID, NULL));
 }
 
+/* A damaged object can still be removed by its owner, as svipcadm check tells users to. */
+static void test_remove_damaged(void)
+{
+	int q = T_OK(svipc_msgget(IPC_PRIVATE, 0600));
+	int s = T_OK(svipc_semget(IPC_PRIVATE, 2, 0600));
+	struct svipc_ref ref;
+	T_OK(svipc__get(svipc__type_ops(SVIPC_MSG), q, &ref));
+	STORE(&ref.obj->corrupt, 1);
+	svipc__obj_put(&ref);
+	T_OK(svipc__get(svipc__type_ops(SVIPC_SEM), s, &ref));
+	STORE(&ref.obj->corrupt, 1);
+	svipc__obj_put(&ref);
+	T_ERR(svipc_msgctl(q, IPC_STAT, &(struct msqid_ds){ 0 }), EIDRM);
+	T_ERR(svipc_semctl(s, 0, GETVAL), EIDRM);
+	T_EQ(adm((const char *[]){ "check", NULL }), 1);
+	T_ASSERT(has("remove it with svipcrm"));
+	T_OK(svipc_msgctl(q, IPC_RMID, NULL));
+	T_OK(svipc_semctl(s, 0, IPC_RMID));
+	T_ERR(svipc_msgctl(q, IPC_STAT, &(struct msqid_ds){ 0 }), EINVAL);
+	T_EQ(adm((const char *[]){ "check", NULL }), 0);
+}
+
 static void test_errors(void)
 {
 	T_EQ(adm((const char *[]){ NULL }), 2);
@@ -402,6 +424,7 @@ int main(void)
 	test_dead_users_and_purge();
 	test_dead_ns_holder();
 	test_check_is_light_and_quiet();
+	test_remove_damaged();
 	test_errors();
 	return t_done();
 }
