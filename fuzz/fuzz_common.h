@@ -325,6 +325,71 @@ __attribute__((unused)) static uint64_t fz_length(struct fz *f, uint64_t orig, u
 	}
 }
 
+/* What the file commands need to know of the object a target fuzzes. */
+struct fz_target {
+	enum svipc_type type;
+	int id;
+	const char *name;        /* its file in the namespace */
+	const struct fz_region *reg;
+	int nreg;
+	uint32_t lock_off;       /* its lock word */
+	uint64_t orig, mapped, hdr; /* the file's length, the mapped part, where the header ends */
+	void (*unmap)(void);     /* lets go of other mappings of the file (attachments), or NULL */
+};
+
+/*
+ * The commands that change the object's file, the same for every object
+ * target: ops 0-3 patch a field, 4 writes raw bytes, 5 gives the file a
+ * new length (after dropping our mappings: truncation under a mapping can
+ * SIGBUS, documented), 6 drops the cached mapping, 7 hands the lock to a
+ * dead process (the next call recovers). Returns 0 for the other ops (the
+ * target's own calls).
+ */
+__attribute__((unused)) static int fz_file_cmd(struct fz *in, uint8_t op, const struct fz_target *t)
+{
+	int fd = -1;
+	switch (op % 16) {
+	case 0:
+	case 1:
+	case 2:
+	case 3:
+		fd = fz_open_file(t->name);
+		if (fd >= 0)
+			fz_patch(in, fd, t->reg, t->nreg, &t->lock_off, 1);
+		break;
+	case 4:
+		fd = fz_open_file(t->name);
+		if (fd >= 0)
+			fz_raw(in, fd, t->orig, &t->lock_off, 1);
+		break;
+	case 5: {
+		uint64_t len = fz_length(in, t->orig, t->mapped, t->hdr);
+		if (t->unmap)
+			t->unmap();
+		svipc__obj_forget(t->type, t->id);
+		fd = fz_open_file(t->name);
+		if (fd >= 0)
+			(void)!ftruncate(fd, (off_t)len);
+		break;
+	}
+	case 6:
+		svipc__obj_forget(t->type, t->id);
+		break;
+	case 7: {
+		fd = fz_open_file(t->name);
+		uint32_t v = FZ_DEAD_TOKEN | ((fz_u8(in) & 1) ? 0x80000000u : 0);
+		if (fd >= 0)
+			fz_poke(fd, t->lock_off, v, 4);
+		break;
+	}
+	default:
+		return 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return 1;
+}
+
 /* ---- the admin paths ----------------------------------------------------------------- */
 
 static void fz_report(void *arg, int level, const char *text)

@@ -215,46 +215,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t orig = fz_file_size(fd);
 	close(fd);
 
+	const struct fz_target t = { SVIPC_MSG, id, name, REG, NREG, LOCKS[0],
+				     orig, q.obj.size, q.off_hdr, NULL };
 	fz_scribble_start(name, REG, NREG, data, size);
 	struct fz in = { data, size };
 	for (int cmd = 0; cmd < FZ_MAX_CMDS && in.n; cmd++) {
 		uint8_t op = fz_u8(&in);
 		int timed = 0;
-		fd = -1;
+		if (fz_file_cmd(&in, op, &t))
+			continue;
 		switch (op % 16) {
-		case 0:
-		case 1:
-		case 2:
-		case 3:
-			fd = fz_open_file(name);
-			if (fd >= 0)
-				fz_patch(&in, fd, REG, NREG, LOCKS, 1);
-			break;
-		case 4:
-			fd = fz_open_file(name);
-			if (fd >= 0)
-				fz_raw(&in, fd, orig, LOCKS, 1);
-			break;
-		case 5: {
-			/* A file truncated under a mapping can SIGBUS (documented): drop ours first. */
-			uint64_t len = fz_length(&in, orig, q.obj.size, q.off_hdr);
-			svipc__obj_forget(SVIPC_MSG, id);
-			fd = fz_open_file(name);
-			if (fd >= 0 && ftruncate(fd, (off_t)len) < 0)
-				break;
-			break;
-		}
-		case 6:
-			svipc__obj_forget(SVIPC_MSG, id);
-			break;
-		case 7: {
-			/* The lock to a dead process: the next call recovers the queue. */
-			fd = fz_open_file(name);
-			uint32_t v = FZ_DEAD_TOKEN | ((in.n && (fz_u8(&in) & 1)) ? 0x80000000u : 0);
-			if (fd >= 0)
-				fz_poke(fd, offsetof(struct msg_queue, obj.lock), v, 4);
-			break;
-		}
 		case 8:
 			timed = (fz_u8(&in) % 8) == 0;
 			/* fall through */
@@ -276,8 +246,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fz_admin(&in, SVIPC_MSG, id);
 			break;
 		}
-		if (fd >= 0)
-			close(fd);
 	}
 	fz_scribble_stop();
 	fz_remove(SVIPC_MSG, id);

@@ -176,44 +176,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t orig = fz_file_size(fd);
 	close(fd);
 
+	const struct fz_target t = { SVIPC_SHM, id, name, REG, NREG, LOCKS[0],
+				     orig, s.obj.size, SHM_SLOT_OFF, detach_all };
 	fz_scribble_start(name, REG, NREG, data, size);
 	struct fz in = { data, size };
 	for (int cmd = 0; cmd < FZ_MAX_CMDS && in.n; cmd++) {
 		uint8_t op = fz_u8(&in);
-		fd = -1;
+		if (fz_file_cmd(&in, op, &t))
+			continue;
 		switch (op % 16) {
-		case 0:
-		case 1:
-		case 2:
-		case 3:
-			fd = fz_open_file(name);
-			if (fd >= 0)
-				fz_patch(&in, fd, REG, NREG, LOCKS, 1);
-			break;
-		case 4:
-			fd = fz_open_file(name);
-			if (fd >= 0)
-				fz_raw(&in, fd, orig, LOCKS, 1);
-			break;
-		case 5: {
-			uint64_t len = fz_length(&in, orig, s.obj.size, SHM_SLOT_OFF);
-			detach_all();
-			svipc__obj_forget(SVIPC_SHM, id);
-			fd = fz_open_file(name);
-			if (fd >= 0 && ftruncate(fd, (off_t)len) < 0)
-				break;
-			break;
-		}
-		case 6:
-			svipc__obj_forget(SVIPC_SHM, id);
-			break;
-		case 7: {
-			fd = fz_open_file(name);
-			uint32_t v = FZ_DEAD_TOKEN | ((fz_u8(&in) & 1) ? 0x80000000u : 0);
-			if (fd >= 0)
-				fz_poke(fd, offsetof(struct shm_seg, obj.lock), v, 4);
-			break;
-		}
 		case 8:
 		case 9:
 		case 10:
@@ -229,8 +200,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fz_admin(&in, SVIPC_SHM, id);
 			break;
 		}
-		if (fd >= 0)
-			close(fd);
 	}
 	fz_scribble_stop();
 	detach_all();
