@@ -55,6 +55,27 @@ struct sem_impl {
 #define T_KERNEL_SEM { "kernel", 1, semget, semop, semtimedop, semctl }
 #define T_SVIPC_SEM { "svipc", 0, svipc_semget, svipc_semop, svipc_semtimedop, svipc_semctl }
 
+/* All three types of one implementation, for tests that use them together. */
+struct t_ipc {
+	int kernel;
+	int (*msgget)(key_t, int);
+	int (*msgsnd)(int, const void *, size_t, int);
+	ssize_t (*msgrcv)(int, void *, size_t, long, int);
+	int (*msgctl)(int, int, struct msqid_ds *);
+	int (*semget)(key_t, int, int);
+	int (*semop)(int, struct sembuf *, size_t);
+	int (*semctl)(int, int, int, ...);
+	int (*shmget)(key_t, size_t, int);
+	void *(*shmat)(int, const void *, int);
+	int (*shmdt)(const void *);
+	int (*shmctl)(int, int, struct shmid_ds *);
+};
+#define T_KERNEL_IPC { 1, msgget, msgsnd, msgrcv, msgctl, semget, semop, semctl, \
+		       shmget, shmat, shmdt, shmctl }
+#define T_SVIPC_IPC { 0, svipc_msgget, svipc_msgsnd, svipc_msgrcv, svipc_msgctl, \
+		      svipc_semget, svipc_semop, svipc_semctl, svipc_shmget, svipc_shmat, \
+		      svipc_shmdt, svipc_shmctl }
+
 /* The fourth argument of semctl, which the caller must define (semctl(2)). */
 union t_semun {
 	int val;

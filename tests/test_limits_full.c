@@ -65,25 +65,7 @@
 #define ORACLE_NAME_WIDTH 12
 #include "oracle.h"
 
-struct impl {
-	int kernel;
-	int (*msgget)(key_t, int);
-	int (*msgsnd)(int, const void *, size_t, int);
-	ssize_t (*msgrcv)(int, void *, size_t, long, int);
-	int (*msgctl)(int, int, struct msqid_ds *);
-	int (*semget)(key_t, int, int);
-	int (*semop)(int, struct sembuf *, size_t);
-	int (*semctl)(int, int, int, ...);
-	int (*shmget)(key_t, size_t, int);
-	void *(*shmat)(int, const void *, int);
-	int (*shmdt)(const void *);
-	int (*shmctl)(int, int, struct shmid_ds *);
-};
-static const struct impl KI = { 1, msgget, msgsnd, msgrcv, msgctl, semget, semop, semctl,
-				shmget, shmat, shmdt, shmctl };
-static const struct impl SI = { 0, svipc_msgget, svipc_msgsnd, svipc_msgrcv, svipc_msgctl,
-				svipc_semget, svipc_semop, svipc_semctl, svipc_shmget, svipc_shmat,
-				svipc_shmdt, svipc_shmctl };
+static const struct t_ipc KI = T_KERNEL_IPC, SI = T_SVIPC_IPC;
 
 static void ipc_rm(int kernel, int id)
 {
@@ -107,7 +89,7 @@ static void rec_killed(const char *what, int child, int sig)
 static long g_pagesz;
 
 /* Writes a limit: the kernel's into /proc (the runner's own IPC namespace), svipc's. */
-static int set_limit(const struct impl *A, const char *name, const char *value)
+static int set_limit(const struct t_ipc *A, const char *name, const char *value)
 {
 	if (A->kernel) {
 		char p[64];
@@ -159,7 +141,7 @@ struct mb {
 };
 
 /* The other types, and a send/receive on queue q (-1: none), still work. */
-static void still_works(const struct impl *A, int q, int skip_type)
+static void still_works(const struct t_ipc *A, int q, int skip_type)
 {
 	struct mb m = { 3, "ok" };
 	if (q >= 0) {
@@ -183,7 +165,7 @@ static void still_works(const struct impl *A, int q, int skip_type)
 	}
 }
 
-static void sc_msgmni(const struct impl *A)
+static void sc_msgmni(const struct t_ipc *A)
 {
 	R("set msgmni 4", set_limit(A, "msgmni", "4"));
 	int q[4];
@@ -199,7 +181,7 @@ static void sc_msgmni(const struct impl *A)
 	RID("msgget over again", A->msgget(IPC_PRIVATE, 0600));
 }
 
-static void sc_shmmni(const struct impl *A)
+static void sc_shmmni(const struct t_ipc *A)
 {
 	R("set shmmni 3", set_limit(A, "shmmni", "3"));
 	int m[3];
@@ -220,7 +202,7 @@ static void sc_shmmni(const struct impl *A)
 		A->shmctl(m[i], IPC_RMID, NULL);
 }
 
-static void sc_shmall(const struct impl *A)
+static void sc_shmall(const struct t_ipc *A)
 {
 	R("set shmall 10 pages, shmmax 8 pages", set_limit(A, "shmall", "10") |
 	  set_limit(A, "shmmax", g_pagesz == 4096 ? "32768" : "0"));
@@ -236,7 +218,7 @@ static void sc_shmall(const struct impl *A)
 	A->shmctl(c, IPC_RMID, NULL);
 }
 
-static void sc_semmni(const struct impl *A)
+static void sc_semmni(const struct t_ipc *A)
 {
 	R("set sem 250 20 32 3", set_limit(A, "sem", "250 20 32 3"));
 	int s0 = RID("semget 8 keyed", A->semget(osh->key[0], 8, IPC_CREAT | 0600));
@@ -253,7 +235,7 @@ static void sc_semmni(const struct impl *A)
 	(void)s0;
 }
 
-static void sc_qbytes(const struct impl *A)
+static void sc_qbytes(const struct t_ipc *A)
 {
 	R("set msgmnb 512, msgmax 200", set_limit(A, "msgmnb", "512") | set_limit(A, "msgmax", "200"));
 	int q = RID("msgget", A->msgget(IPC_PRIVATE, 0600));
@@ -292,7 +274,7 @@ static void sc_qbytes(const struct impl *A)
 
 struct scenario {
 	const char *name;
-	void (*fn)(const struct impl *);
+	void (*fn)(const struct t_ipc *);
 };
 static const struct scenario scenarios[] = {
 	{ "msgmni", sc_msgmni }, { "shmmni", sc_shmmni }, { "shmall", sc_shmall },

@@ -116,26 +116,7 @@ struct shared {
 };
 static struct shared *sh;
 
-/* One implementation of all three types. */
-struct impl {
-	int kernel;
-	int (*msgget)(key_t, int);
-	int (*msgsnd)(int, const void *, size_t, int);
-	ssize_t (*msgrcv)(int, void *, size_t, long, int);
-	int (*msgctl)(int, int, struct msqid_ds *);
-	int (*semget)(key_t, int, int);
-	int (*semop)(int, struct sembuf *, size_t);
-	int (*semctl)(int, int, int, ...);
-	int (*shmget)(key_t, size_t, int);
-	void *(*shmat)(int, const void *, int);
-	int (*shmdt)(const void *);
-	int (*shmctl)(int, int, struct shmid_ds *);
-};
-static const struct impl KI = { 1, msgget, msgsnd, msgrcv, msgctl, semget, semop, semctl,
-				shmget, shmat, shmdt, shmctl };
-static const struct impl SI = { 0, svipc_msgget, svipc_msgsnd, svipc_msgrcv, svipc_msgctl,
-				svipc_semget, svipc_semop, svipc_semctl, svipc_shmget, svipc_shmat,
-				svipc_shmdt, svipc_shmctl };
+static const struct t_ipc KI = T_KERNEL_IPC, SI = T_SVIPC_IPC;
 
 enum { T_MSG, T_SEM, T_SHM };
 
@@ -143,7 +124,7 @@ enum { T_MSG, T_SEM, T_SHM };
 
 static void ipc_rm(int kernel, int id)
 {
-	const struct impl *A = kernel ? &KI : &SI;
+	const struct t_ipc *A = kernel ? &KI : &SI;
 	if (kernel)
 		return; /* the kernel's objects die with the runner's IPC namespace */
 	A->msgctl(id, IPC_RMID, NULL);
@@ -192,7 +173,7 @@ static int become(const struct profile *p)
 }
 
 /* Runs fn(A, arg) in a child as profile p; waits for it. */
-static void as(const struct profile *p, const struct impl *A, void (*fn)(const struct impl *, void *),
+static void as(const struct profile *p, const struct t_ipc *A, void (*fn)(const struct t_ipc *, void *),
 	       void *arg)
 {
 	pid_t c = oracle_fork(10);
@@ -250,7 +231,7 @@ struct mb {
 static int g_type;
 
 /* As the creator: makes the object with key K0. */
-static void create_obj(const struct impl *A, void *arg)
+static void create_obj(const struct t_ipc *A, void *arg)
 {
 	(void)arg;
 	int id = -1;
@@ -266,7 +247,7 @@ static void create_obj(const struct impl *A, void *arg)
 }
 
 /* As root: uid, gid and mode of the object (and msg_qbytes back to msgmnb). */
-static void root_set(const struct impl *A, int id, uid_t uid, gid_t gid, int mode)
+static void root_set(const struct t_ipc *A, int id, uid_t uid, gid_t gid, int mode)
 {
 	int r;
 	errno = 0;
@@ -290,7 +271,7 @@ static void root_set(const struct impl *A, int id, uid_t uid, gid_t gid, int mod
 	rec("root: set uid %d gid %d mode %04o = %s", (int)uid, (int)gid, mode, rv(r, errno));
 }
 
-static int root_rmid(const struct impl *A, int id)
+static int root_rmid(const struct t_ipc *A, int id)
 {
 	if (g_type == T_MSG)
 		return A->msgctl(id, IPC_RMID, NULL);
@@ -300,7 +281,7 @@ static int root_rmid(const struct impl *A, int id)
 }
 
 /* A fresh object owned by 1000/1001, created by 4000/4001, with `mode`. */
-static int new_obj(const struct impl *A, int mode)
+static int new_obj(const struct t_ipc *A, int mode)
 {
 	as(&(struct profile){ "creator", CREATOR_UID, CREATOR_GID, 0, { 0 }, 0 }, A, create_obj, NULL);
 	if (sh->id >= 0)
@@ -312,7 +293,7 @@ static int new_obj(const struct impl *A, int mode)
 
 static int g_mode;
 
-static void msg_calls(const struct impl *A, void *arg)
+static void msg_calls(const struct t_ipc *A, void *arg)
 {
 	int q = *(int *)arg;
 	struct mb m = { 5, "x" };
@@ -335,7 +316,7 @@ static void msg_calls(const struct impl *A, void *arg)
 	R("IPC_SET qbytes > msgmnb", A->msgctl(q, IPC_SET, &d));
 }
 
-static void sem_calls(const struct impl *A, void *arg)
+static void sem_calls(const struct t_ipc *A, void *arg)
 {
 	int s = *(int *)arg;
 	struct semid_ds d;
@@ -362,7 +343,7 @@ static void sem_calls(const struct impl *A, void *arg)
 	R("IPC_SET same", A->semctl(s, 0, IPC_SET, (union t_semun){ .buf = &d }));
 }
 
-static void shm_calls(const struct impl *A, void *arg)
+static void shm_calls(const struct t_ipc *A, void *arg)
 {
 	int m = *(int *)arg;
 	struct shmid_ds d;
@@ -389,11 +370,11 @@ static void shm_calls(const struct impl *A, void *arg)
 	R("SHM_UNLOCK", A->shmctl(m, SHM_UNLOCK, NULL));
 }
 
-static void (*const calls[3])(const struct impl *, void *) = { msg_calls, sem_calls, shm_calls };
+static void (*const calls[3])(const struct t_ipc *, void *) = { msg_calls, sem_calls, shm_calls };
 
 /* --------------------------------------------------------------- scenarios */
 
-static void matrix(const struct impl *A, int type)
+static void matrix(const struct t_ipc *A, int type)
 {
 	char who[64];
 	g_type = type;
@@ -415,17 +396,17 @@ static void matrix(const struct impl *A, int type)
 	rec("root: IPC_RMID = %s", rv(r, errno));
 }
 
-static void sc_msg(const struct impl *A) { matrix(A, T_MSG); }
-static void sc_sem(const struct impl *A) { matrix(A, T_SEM); }
-static void sc_shm(const struct impl *A) { matrix(A, T_SHM); }
+static void sc_msg(const struct t_ipc *A) { matrix(A, T_MSG); }
+static void sc_sem(const struct t_ipc *A) { matrix(A, T_SEM); }
+static void sc_shm(const struct t_ipc *A) { matrix(A, T_SHM); }
 
-static void rmid_call(const struct impl *A, void *arg)
+static void rmid_call(const struct t_ipc *A, void *arg)
 {
 	int id = *(int *)arg;
 	R("IPC_RMID", root_rmid(A, id));
 }
 
-static void sc_rmid(const struct impl *A)
+static void sc_rmid(const struct t_ipc *A)
 {
 	char who[64];
 	static const char *tn[] = { "msg", "sem", "shm" };
@@ -454,7 +435,7 @@ struct setarg {
 	int mode;
 };
 
-static void set_call(const struct impl *A, void *arg)
+static void set_call(const struct t_ipc *A, void *arg)
 {
 	struct setarg *s = arg;
 	char label[64];
@@ -482,7 +463,7 @@ static void set_call(const struct impl *A, void *arg)
 	rec("%s: %s = %s", g_who, label, rv(r, errno));
 }
 
-static void stat_perm(const struct impl *A, int id)
+static void stat_perm(const struct t_ipc *A, int id)
 {
 	struct ipc_perm p;
 	int r;
@@ -507,7 +488,7 @@ static void stat_perm(const struct impl *A, int id)
 		    (int)p.cuid, (int)p.cgid, p.mode & 0777);
 }
 
-static void sc_owner(const struct impl *A)
+static void sc_owner(const struct t_ipc *A)
 {
 	static const char *tn[] = { "msg", "sem", "shm" };
 	char who[64];
@@ -549,7 +530,7 @@ static void sc_owner(const struct impl *A)
 
 struct scenario {
 	const char *name;
-	void (*fn)(const struct impl *);
+	void (*fn)(const struct t_ipc *);
 	unsigned secs;
 };
 
