@@ -222,7 +222,12 @@ long svipc__obj_name_gen(int dirfd, enum svipc_type type, int id)
  */
 struct cache_entry {
 	uint32_t users;
-	int32_t id;
+	/*
+	 * id + 1 of the object mapped, 0 if none: a new table is all zeros,
+	 * so its pages take memory only as entries are used (32768 entries
+	 * of each type: writing -1 to every one cost 6 MiB per type).
+	 */
+	uint32_t tag;
 	void *base;
 	size_t size;
 	dev_t dev;
@@ -252,11 +257,8 @@ static struct cache_entry *cache_table(enum svipc_type type)
 	t = cache[type];
 	if (!t) {
 		t = calloc(SVIPC_IDX_MAX, sizeof *t);
-		if (t) {
-			for (uint32_t i = 0; i < SVIPC_IDX_MAX; i++)
-				t[i].id = -1;
+		if (t)
 			STORE(&cache[type], t);
-		}
 	}
 	pthread_mutex_unlock(&cache_mu);
 	return t;
@@ -308,7 +310,7 @@ static int obj_map(int dirfd, enum svipc_type type, uint32_t magic, int id,
 static int cache_try(struct cache_entry *e, int id, struct svipc_ref *ref)
 {
 	__atomic_fetch_add(&e->users, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&e->id, __ATOMIC_SEQ_CST) == id &&
+	if (__atomic_load_n(&e->tag, __ATOMIC_SEQ_CST) == (uint32_t)id + 1 &&
 	    LOAD(&((struct svipc_obj *)e->base)->removed) != SVIPC_OBJ_MOVED) {
 		ref->obj = e->base;
 		ref->size = e->size;
@@ -330,10 +332,10 @@ static int cache_try(struct cache_entry *e, int id, struct svipc_ref *ref)
  */
 static int cache_evict(struct cache_entry *e)
 {
-	int old = e->id;
-	__atomic_store_n(&e->id, -1, __ATOMIC_SEQ_CST);
+	uint32_t old = e->tag;
+	__atomic_store_n(&e->tag, 0, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&e->users, __ATOMIC_SEQ_CST) != 0) {
-		__atomic_store_n(&e->id, old, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&e->tag, old, __ATOMIC_SEQ_CST);
 		return 0;
 	}
 	if (e->base)
@@ -378,7 +380,7 @@ int svipc__obj_get(int (*dirfd)(void), enum svipc_type type, uint32_t magic, int
 			e->view_ok = 0;
 			/* An add, not a store: a reader's pin taken meanwhile must stay counted. */
 			__atomic_fetch_add(&e->users, 1, __ATOMIC_SEQ_CST);
-			__atomic_store_n(&e->id, id, __ATOMIC_SEQ_CST);
+			__atomic_store_n(&e->tag, (uint32_t)id + 1, __ATOMIC_SEQ_CST);
 			pthread_mutex_unlock(&cache_mu);
 			ref->obj = m;
 			ref->size = size;
@@ -435,7 +437,7 @@ void svipc__obj_install(enum svipc_type type, int id, struct svipc_mapped *m)
 		e->ino = m->ino;
 		e->file_size = m->file_size;
 		e->view_ok = 0;
-		__atomic_store_n(&e->id, id, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&e->tag, (uint32_t)id + 1, __ATOMIC_SEQ_CST);
 	} else {
 		munmap(m->base, m->size);
 	}
@@ -450,7 +452,7 @@ void svipc__obj_forget(enum svipc_type type, int id)
 		return;
 	struct cache_entry *e = &t[SVIPC_ID_IDX(id)];
 	pthread_mutex_lock(&cache_mu);
-	if (__atomic_load_n(&e->id, __ATOMIC_SEQ_CST) == id)
+	if (__atomic_load_n(&e->tag, __ATOMIC_SEQ_CST) == (uint32_t)id + 1)
 		cache_evict(e);
 	pthread_mutex_unlock(&cache_mu);
 }
