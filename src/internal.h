@@ -67,7 +67,26 @@ int svipc__futex_wake(uint32_t *word, int n);
 int64_t svipc__mono_ns(void);
 int64_t svipc__deadline(const struct timespec *timeout);
 int64_t svipc__real_sec(void);
+/*
+ * /proc and /sys readers without stdio, which allocates: a library call
+ * must not fail, or worse fall back to a default, for want of memory.
+ * read_small_file reads at most size - 1 bytes and ends them with a NUL
+ * (returns the length or -errno); read_proc_u64s reads up to n numbers
+ * (returns how many, or -errno).
+ */
+ssize_t svipc__read_small_file(const char *path, char *buf, size_t size);
+int svipc__read_proc_u64s(const char *path, uint64_t *out, int n);
 int svipc__read_proc_u64(const char *path, uint64_t *out);
 uint64_t svipc__effective_caps(void);
+
+/*
+ * Sorts a chain of slots (numbered from 1, linked through *link(ctx, i),
+ * 0 ending it) so that no element comes after one it is before(); stable.
+ * A merge sort of the links themselves: recovery, which may run when
+ * memory is short, sorts what is in the file without allocating.
+ * Returns the new head.
+ */
+uint32_t svipc__chain_sort(uint32_t head, uint32_t *(*link)(void *ctx, uint32_t i),
+			   int (*before)(void *ctx, uint32_t a, uint32_t b), void *ctx);
 
 #endif

@@ -35,10 +35,6 @@
 #define MAX_KICKS 8
 #define WAIT_ARMED_NS 1000000LL /* longer than any spin (wait.c): not spinning any more */
 
-#define H(m, i) (&(m)->hdr[(i) - 1])
-#define S(m, i) (&(m)->seg[(i) - 1])
-#define W(m, i) (&(m)->w[(i) - 1])
-
 /* A store that would not change the value would still take the line away from other CPUs. */
 static inline void set_if_changed32(int32_t *p, int32_t v)
 {
@@ -137,7 +133,7 @@ const struct svipc_type_ops svipc__msg_ops = {
 /* ---- locking, recovery, waiters -------------------------------------------------- */
 
 static void waiters_rebuild(struct mq *m);
-static void waiters_claim(struct mq *m, uint8_t *keep);
+static void waiters_claim(struct mq *m);
 
 /* Applies a committed IPC_SET record; applying it twice is harmless. */
 static void apply_set(struct msg_queue *q)
@@ -163,11 +159,9 @@ static void mq_recover(struct mcall *c)
 		svipc__tmp_cleanup(dfd); /* a mover may have died */
 	if (LOAD(&q->set_valid))
 		apply_set(q);
-	uint8_t *keep = calloc(c->m.nhdr + 1, 1);
-	waiters_claim(&c->m, keep);
-	svipc__mq_rebuild(&c->m, keep);
+	waiters_claim(&c->m);
+	svipc__mq_rebuild(&c->m);
 	waiters_rebuild(&c->m);
-	free(keep);
 	if (c->m.corrupt)
 		STORE(&q->obj.corrupt, 1);
 	wake_all(c); /* whoever waited on the dead holder re-checks */
@@ -304,13 +298,22 @@ static void waiter_del(struct mq *m, uint32_t i)
 	w->kind = W_FREE;
 }
 
+/* 1 if a waiter slot before i names message h. */
+static int named_before(struct mq *m, uint32_t i, uint32_t h)
+{
+	for (uint32_t j = 1; j < i; j++)
+		if (W(m, j)->msg == h)
+			return 1;
+	return 0;
+}
+
 /*
  * Recovery, first step, with one look at who lives: the slots of dead
  * waiters are freed; a reservation stands if its receiver lives and the
- * message it names is reserved and named by no other; keep[] marks those
- * messages for svipc__mq_rebuild (keep NULL: none stands).
+ * message it names is reserved and named by no other slot. The slots
+ * that keep a message name it for svipc__mq_rebuild; no other names any.
  */
-static void waiters_claim(struct mq *m, uint8_t *keep)
+static void waiters_claim(struct mq *m)
 {
 	for (uint32_t i = 1; i <= MSG_NWAITERS; i++) {
 		struct msg_waiter *w = W(m, i);
@@ -320,37 +323,46 @@ static void waiters_claim(struct mq *m, uint8_t *keep)
 			w->kind = W_FREE;
 		if (!h)
 			continue;
-		if (live && keep && w->kind == W_RECV && MQ_OK(m, h, m->nhdr) && !keep[h] &&
-		    H(m, h)->state == M_RESERVED)
-			keep[h] = 1;
-		else
+		if (!live || w->kind != W_RECV || !MQ_OK(m, h, m->nhdr) ||
+		    H(m, h)->state != M_RESERVED || named_before(m, i, h))
 			w->msg = 0; /* the message goes back in the queue */
 	}
+}
+
+static uint32_t *waiter_link(void *arg, uint32_t i)
+{
+	return &W((struct mq *)arg, i)->next;
+}
+
+static int arrived_before(void *arg, uint32_t a, uint32_t b)
+{
+	struct mq *m = arg;
+	return (int32_t)(W(m, a)->arrival - W(m, b)->arrival) < 0; /* wrap-safe */
 }
 
 /* Recovery: both lists again from the slots waiters_claim kept, in arrival order. */
 static void waiters_rebuild(struct mq *m)
 {
 	struct msg_queue *q = m->q;
-	uint32_t order[MSG_NWAITERS];
-	uint32_t n = 0;
+	uint32_t all = 0, *tail = &all;
 	q->noverflow = 0; /* slotless waiters that died are not counted any more */
 	for (uint32_t i = 1; i <= MSG_NWAITERS; i++) {
 		struct msg_waiter *w = W(m, i);
-		if (w->kind == W_RECV || w->kind == W_SEND)
-			order[n++] = i;
-		else
+		if (w->kind == W_RECV || w->kind == W_SEND) {
+			*tail = i;
+			tail = &w->next;
+		} else {
 			w->kind = W_FREE;
-	}
-	for (uint32_t a = 1; a < n; a++) /* insertion sort by arrival (wrap-safe) */
-		for (uint32_t b = a; b > 0 && (int32_t)(W(m, order[b])->arrival - W(m, order[b - 1])->arrival) < 0; b--) {
-			uint32_t t = order[b];
-			order[b] = order[b - 1];
-			order[b - 1] = t;
 		}
+	}
+	*tail = 0;
+	all = svipc__chain_sort(all, waiter_link, arrived_before, m);
 	q->rhead = q->rtail = q->shead = q->stail = 0;
-	for (uint32_t k = 0; k < n; k++)
-		list_append(m, order[k]);
+	while (all) {
+		uint32_t next = W(m, all)->next;
+		list_append(m, all);
+		all = next;
+	}
 }
 
 static void unreserve(struct mcall *c, struct msg_waiter *w);
@@ -1006,6 +1018,28 @@ struct grow_arg {
 	uint64_t cap;
 };
 
+/* Copies message oh's payload into nh of another queue, segment by segment. */
+static void msg_copy(struct mq *om, uint32_t oh, struct mq *nm, uint32_t nh, size_t n)
+{
+	size_t k = MIN(n, (size_t)MSG_INLINE);
+	memcpy(H(nm, nh)->data, H(om, oh)->data, k);
+	n -= k;
+	for (uint32_t s = H(om, oh)->seg, t = H(nm, nh)->seg; n;
+	     s = S(om, s)->next, t = S(nm, t)->next) {
+		if (!MQ_OK(om, s, om->nseg) || S(om, s)->owner != oh) {
+			MQ_CORRUPT(om);
+			return;
+		}
+		if (!MQ_OK(nm, t, nm->nseg) || S(nm, t)->owner != nh) {
+			MQ_CORRUPT(nm);
+			return;
+		}
+		k = MIN(n, (size_t)MSG_SEG_DATA);
+		memcpy(S(nm, t)->data, S(om, s)->data, k);
+		n -= k;
+	}
+}
+
 /* Builds the larger copy of a queue: same header, same messages, same order. */
 static int grow_init(void *base, size_t size, void *arg)
 {
@@ -1040,23 +1074,17 @@ static int grow_init(void *base, size_t size, void *arg)
 			break;
 		}
 		struct msg_hdr *oh = H(om, h);
-		char *buf = malloc(sizeof(long) + oh->size);
-		if (!buf) {
-			r = -ENOMEM;
-			break;
-		}
-		copy_out(om, h, buf, oh->size);
 		uint32_t nh = svipc__mq_alloc_msg(&nm, oh->size);
-		if (!nh || om->corrupt) {
-			free(buf);
+		if (!nh) {
 			if (nm.nomem)
 				r = -ENOMEM;
 			break;
 		}
 		H(&nm, nh)->type = oh->type;
 		H(&nm, nh)->seq = oh->seq;
-		copy_in(&nm, nh, buf + sizeof(long), oh->size);
-		free(buf);
+		msg_copy(om, h, &nm, nh, oh->size);
+		if (om->corrupt || nm.corrupt)
+			break;
 		STORE(&H(&nm, nh)->state, M_COMMITTED);
 		if (svipc__mq_link(&nm, nh) < 0)
 			break;

@@ -45,6 +45,9 @@ struct msg_seg {
 	uint8_t data[MSG_SEG_DATA];
 };
 
+/* Set in a segment's owner by recovery while it runs: the segment is in use. */
+#define MSG_SEG_MARK 0x80000000u
+
 /* One per type present in the queue. */
 struct msg_tnode {
 	int64_t type;
@@ -145,13 +148,19 @@ void svipc__mq_free_msg_chain(struct mq *m, uint32_t h);
 int svipc__mq_link(struct mq *m, uint32_t h);
 int svipc__mq_unlink(struct mq *m, uint32_t h);
 uint32_t svipc__mq_find(struct mq *m, int mode, int64_t typ);
-void svipc__mq_rebuild(struct mq *m, const uint8_t *keep);
+void svipc__mq_rebuild(struct mq *m);
 int svipc__mq_populate_fixed(struct mq *m);
 int svipc__mq_match(int mode, int64_t typ, int64_t msgtype);
 struct svipc_report;
 void svipc__mq_check(struct mq *m, struct svipc_report *rep);
 
 #define MQ_CORRUPT(m) ((m)->corrupt = 1)
+
+/* Slots by their 1-based index. */
+#define H(m, i) (&(m)->hdr[(i) - 1])
+#define S(m, i) (&(m)->seg[(i) - 1])
+#define T(m, i) (&(m)->tn[(i) - 1])
+#define W(m, i) (&(m)->w[(i) - 1])
 
 /* A message can be no larger than the storage of its queue (a check on a
  * size read from the file that does not trust the file's own counters). */

@@ -77,10 +77,6 @@ int svipc__mq_view(struct mq *m, struct msg_queue *q, size_t size)
 	return 0;
 }
 
-#define H(m, i) (&(m)->hdr[(i) - 1])
-#define S(m, i) (&(m)->seg[(i) - 1])
-#define T(m, i) (&(m)->tn[(i) - 1])
-
 /* ---- type hash -------------------------------------------------------------- */
 
 static uint32_t type_hash(struct mq *m, int64_t t)
@@ -603,41 +599,52 @@ uint32_t svipc__mq_find(struct mq *m, int mode, int64_t typ)
 
 /* ---- recovery ----------------------------------------------------------------- */
 
-static int cmp_seq(const void *a, const void *b, void *arg)
+static uint32_t *gnext_link(void *arg, uint32_t i)
+{
+	return &H((struct mq *)arg, i)->gnext;
+}
+
+static int seq_before(void *arg, uint32_t a, uint32_t b)
 {
 	struct mq *m = arg;
-	uint64_t x = H(m, *(const uint32_t *)a)->seq, y = H(m, *(const uint32_t *)b)->seq;
-	return x < y ? -1 : x > y;
+	return H(m, a)->seq < H(m, b)->seq;
+}
+
+/* 1 if reserved message h is a live receiver's (waiters_claim kept it in w->msg). */
+static int reserved_kept(struct mq *m, uint32_t h)
+{
+	for (uint32_t i = 1; i <= MSG_NWAITERS; i++)
+		if (W(m, i)->kind == W_RECV && W(m, i)->msg == h)
+			return 1;
+	return 0;
 }
 
 /*
  * Rebuilds every derived structure from the message headers: committed
- * messages stay (in seq order), and so do reserved ones whose receiver
- * lives (keep[h] set: they stay out of the indexes); anything else is freed. Also validates each
- * committed message's segment chain; a message whose chain is broken or
- * shared is dropped rather than trusted. Counters are recomputed. Safe to
- * run any number of times, and to be cut short by death at any point.
+ * messages stay (in seq order), and so do reserved ones that a live
+ * receiver's waiter slot still names (they stay out of the indexes);
+ * anything else is freed. Also validates each committed message's segment
+ * chain; a message whose chain is broken or shared is dropped rather than
+ * trusted. Counters are recomputed. Safe to run any number of times, and
+ * to be cut short by death at any point. It allocates nothing (it runs
+ * when a process died, perhaps for want of memory): segments in use are
+ * marked in their owner field, and live messages are chained and sorted
+ * through their own queue links.
  */
-void svipc__mq_rebuild(struct mq *m, const uint8_t *keep)
+void svipc__mq_rebuild(struct mq *m)
 {
 	struct msg_queue *q = m->q;
 	uint32_t bh = MIN(q->bump_hdr, m->nhdr), bs = MIN(q->bump_seg, m->nseg);
 	q->bump_hdr = bh;
 	q->bump_seg = bs;
-	uint32_t *live = malloc(sizeof(uint32_t) * (bh + 1));
-	uint8_t *used = calloc(bs + 1, 1);
-	if (!live || !used) {
-		free(live);
-		free(used);
-		MQ_CORRUPT(m);
-		return;
-	}
-	uint32_t nlive = 0, nreserved = 0;
+	for (uint32_t s = 1; s <= bs; s++) /* marks of a recovery cut short */
+		S(m, s)->owner &= ~MSG_SEG_MARK;
+	uint32_t nlive = 0, nreserved = 0, live = 0, *live_tail = &live;
 	uint64_t bytes = 0, maxseq = 0;
 	for (uint32_t i = 1; i <= bh; i++) {
 		struct msg_hdr *hp = H(m, i);
 		/* A message handed to a live receiver stays its own; others go back. */
-		int reserved = hp->state == M_RESERVED && keep && keep[i];
+		int reserved = hp->state == M_RESERVED && reserved_kept(m, i);
 		if (hp->state == M_RESERVED && !reserved)
 			hp->state = M_COMMITTED;
 		if (hp->state != M_COMMITTED && !reserved)
@@ -648,17 +655,18 @@ void svipc__mq_rebuild(struct mq *m, const uint8_t *keep)
 		uint32_t s = hp->seg, k = 0;
 		int ok = hp->type >= 1 && need <= bs;
 		for (; ok && s && k < need; k++) {
-			if (!MQ_OK(m, s, bs) || used[s] || S(m, s)->owner != i) {
+			/* A marked segment is already another chain's, or this one's (a loop). */
+			if (!MQ_OK(m, s, bs) || S(m, s)->owner != i) {
 				ok = 0;
 				break;
 			}
-			used[s] = 1;
+			S(m, s)->owner = i | MSG_SEG_MARK;
 			s = S(m, s)->next;
 		}
 		if (!ok || k != need || (need && s) || (!need && hp->seg)) {
 			/* Undo the marks of a chain we reject. */
 			for (uint32_t s2 = hp->seg, k2 = 0; k2 < k && MQ_OK(m, s2, bs); k2++) {
-				used[s2] = 0;
+				S(m, s2)->owner = i;
 				s2 = S(m, s2)->next;
 			}
 			hp->state = M_FREE;
@@ -670,10 +678,13 @@ void svipc__mq_rebuild(struct mq *m, const uint8_t *keep)
 			nreserved++;
 			continue; /* handed over: not counted, as in the kernel */
 		}
-		live[nlive++] = i;
+		*live_tail = i;
+		live_tail = &hp->gnext;
+		nlive++;
 		bytes += hp->size;
 	}
-	qsort_r(live, nlive, sizeof *live, cmp_seq, m);
+	*live_tail = 0;
+	live = svipc__chain_sort(live, gnext_link, seq_before, m);
 
 	/* Free lists from scratch, lowest index first. */
 	q->free_hdr = 0;
@@ -686,9 +697,12 @@ void svipc__mq_rebuild(struct mq *m, const uint8_t *keep)
 	}
 	q->free_seg = 0;
 	for (uint32_t s = bs; s >= 1; s--) {
-		if (used[s])
+		struct msg_seg *sp = S(m, s);
+		if (sp->owner & MSG_SEG_MARK) {
+			sp->owner &= ~MSG_SEG_MARK;
 			continue;
-		S(m, s)->next = q->free_seg;
+		}
+		sp->next = q->free_seg;
 		q->free_seg = s;
 	}
 	q->free_tnode = 0;
@@ -698,15 +712,16 @@ void svipc__mq_rebuild(struct mq *m, const uint8_t *keep)
 	memset(m->bucket, 0, (size_t)m->nbucket * 4);
 	q->ghead = q->gtail = 0;
 	m->corrupt = 0;
-	for (uint32_t k = 0; k < nlive; k++)
-		svipc__mq_link(m, live[k]);
+	while (live) {
+		uint32_t next = H(m, live)->gnext;
+		svipc__mq_link(m, live);
+		live = next;
+	}
 	STORE_RELAXED(&q->qnum, nlive);
 	STORE_RELAXED(&q->cbytes, bytes);
 	q->nreserved = nreserved;
 	if (q->next_seq < maxseq)
 		q->next_seq = maxseq;
-	free(live);
-	free(used);
 }
 
 /* ---- svipcadm check ------------------------------------------------------------ */

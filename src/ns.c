@@ -132,33 +132,53 @@ __attribute__((constructor)) static void atfork_register(void)
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
-static void read_limit(const char *path, uint64_t *v, uint64_t dflt)
+/*
+ * A limit of the kernel's, or dflt where the machine does not say (no
+ * /proc, no such file, not readable). Any other failure (out of memory or
+ * descriptors) is returned: the namespace's limits are written once, and
+ * a default taken for want of memory would stay for good.
+ */
+static int read_limits(const char *path, uint64_t *v, const uint64_t *dflt, int n)
 {
-	if (svipc__read_proc_u64(path, v) < 0)
-		*v = dflt;
+	int k = svipc__read_proc_u64s(path, v, n);
+	if (k == n)
+		return 0;
+	if (k < 0 && k != -ENOENT && k != -EACCES && k != -EPERM && k != -ENOTDIR)
+		return k;
+	memcpy(v, dflt, sizeof *v * (size_t)n);
+	return 0;
 }
 
-static void kernel_limits(struct svipc_ns_limits *l)
+static int kernel_limits(struct svipc_ns_limits *l)
 {
+	static const struct {
+		const char *path;
+		size_t off;
+		uint64_t dflt;
+	} one[] = {
+		{ "/proc/sys/kernel/msgmax", offsetof(struct svipc_ns_limits, msgmax), 8192 },
+		{ "/proc/sys/kernel/msgmnb", offsetof(struct svipc_ns_limits, msgmnb), 16384 },
+		{ "/proc/sys/kernel/msgmni", offsetof(struct svipc_ns_limits, msgmni), 32000 },
+		{ "/proc/sys/kernel/shmmax", offsetof(struct svipc_ns_limits, shmmax), INT64_MAX },
+		{ "/proc/sys/kernel/shmall", offsetof(struct svipc_ns_limits, shmall), INT64_MAX },
+		{ "/proc/sys/kernel/shmmni", offsetof(struct svipc_ns_limits, shmmni), 4096 },
+	};
+	static const uint64_t sem_dflt[4] = { 32000, 1024000000, 500, 32000 };
 	memset(l, 0, sizeof *l);
-	read_limit("/proc/sys/kernel/msgmax", &l->msgmax, 8192);
-	read_limit("/proc/sys/kernel/msgmnb", &l->msgmnb, 16384);
-	read_limit("/proc/sys/kernel/msgmni", &l->msgmni, 32000);
-	read_limit("/proc/sys/kernel/shmmax", &l->shmmax, 0x7fffffffffffffffull);
-	read_limit("/proc/sys/kernel/shmall", &l->shmall, 0x7fffffffffffffffull);
-	read_limit("/proc/sys/kernel/shmmni", &l->shmmni, 4096);
-	unsigned long long s[4] = { 32000, 1024000000, 500, 32000 };
-	FILE *f = fopen("/proc/sys/kernel/sem", "re");
-	if (f) {
-		if (fscanf(f, "%llu %llu %llu %llu", &s[0], &s[1], &s[2], &s[3]) != 4) {
-			s[0] = 32000, s[1] = 1024000000, s[2] = 500, s[3] = 32000;
-		}
-		fclose(f);
+	for (size_t i = 0; i < ARRAY_SIZE(one); i++) {
+		int r = read_limits(one[i].path, (uint64_t *)((char *)l + one[i].off), &one[i].dflt, 1);
+		if (r < 0)
+			return r;
 	}
-	l->semmsl = s[0], l->semmns = s[1], l->semopm = s[2], l->semmni = s[3];
+	uint64_t sem[4];
+	int r = read_limits("/proc/sys/kernel/sem", sem, sem_dflt, 4);
+	if (r < 0)
+		return r;
+	l->semmsl = sem[0], l->semmns = sem[1], l->semopm = sem[2], l->semmni = sem[3];
 	l->msgmni = MIN(l->msgmni, SVIPC_IDX_MAX);
 	l->shmmni = MIN(l->shmmni, SVIPC_IDX_MAX);
 	l->semmni = MIN(l->semmni, SVIPC_IDX_MAX);
+	return 0;
 }
 
 static int ns_init_file(void *base, size_t size, void *arg)
@@ -171,7 +191,9 @@ static int ns_init_file(void *base, size_t size, void *arg)
 	 */
 	if (svipc__populate(base, size) < 0)
 		return -ENOMEM;
-	kernel_limits(&f->lim);
+	int r = kernel_limits(&f->lim);
+	if (r < 0)
+		return r;
 	f->version = NS_VERSION;
 	STORE(&f->magic, NS_MAGIC);
 	return 0;

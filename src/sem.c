@@ -385,8 +385,14 @@ void svipc__sem_atfork(enum svipc_fork_phase phase)
 		pthread_mutex_unlock(&UL.mu);
 }
 
-static void undo_list_add(int id)
+/*
+ * Notes set id in the list, before the record it names is made: the list
+ * cannot grow in memory that is not there, and the semop then fails with
+ * ENOMEM, as the kernel's does when it cannot allocate its undo structure.
+ */
+static int undo_list_add(int id)
 {
+	int r = 0;
 	pid_t pid = svipc__proc_pid();
 	pthread_mutex_lock(&UL.mu);
 	if (UL.pid != pid) { /* a forked child inherits none of its parent's */
@@ -407,8 +413,11 @@ static void undo_list_add(int id)
 		}
 		if (UL.n < UL.cap)
 			UL.ids[UL.n++] = id;
+		else
+			r = -ENOMEM;
 	}
 	pthread_mutex_unlock(&UL.mu);
+	return r;
 }
 
 /* ---- the journal ------------------------------------------------------------------- */
@@ -584,19 +593,33 @@ static const struct sem_wop *waiter_ops(const struct sem_view *v, const struct s
 	return b <= v->nbig && n <= v->opcap ? BIG(v, b) : NULL;
 }
 
-/* Recovery: the list again from the slots of live waiters, in arrival order. */
+static uint32_t *waiter_link(void *arg, uint32_t i)
+{
+	return &W((struct sem_view *)arg, i)->next;
+}
+
+static int arrived_before(void *arg, uint32_t a, uint32_t b)
+{
+	struct sem_view *v = arg;
+	return (int32_t)(W(v, a)->arrival - W(v, b)->arrival) < 0; /* wrap-safe */
+}
+
+/*
+ * Recovery: the list again from the slots of live waiters, in arrival
+ * order, sorted through their own links (recovery allocates nothing).
+ */
 static void waiters_rebuild(struct sem_view *v)
 {
 	struct sem_set *s = v->s;
-	uint32_t hi = w_hi(v), n = 0, top = 0;
-	uint32_t *order = malloc((hi + 1) * sizeof *order);
+	uint32_t hi = w_hi(v), n = 0, top = 0, all = 0, *tail = &all;
 	s->npoll = 0; /* slotless waiters that died are not counted any more */
 	s->big_used = 0;
 	for (uint32_t i = 1; i <= hi; i++) {
 		struct sem_waiter *w = W(v, i);
-		if ((w->state == SW_WAIT || w->state == SW_POLL) && order &&
-		    svipc__proc_alive(w->token)) {
-			order[n++] = i;
+		if ((w->state == SW_WAIT || w->state == SW_POLL) && svipc__proc_alive(w->token)) {
+			*tail = i;
+			tail = &w->next;
+			n++;
 			top = i;
 			if (w->big && w->big <= v->nbig)
 				s->big_used |= 1ull << (w->big - 1);
@@ -604,18 +627,16 @@ static void waiters_rebuild(struct sem_view *v)
 			w->state = SW_FREE;
 		}
 	}
+	*tail = 0;
+	all = svipc__chain_sort(all, waiter_link, arrived_before, v);
 	s->w_hi = top;
-	for (uint32_t a = 1; a < n; a++) /* insertion sort by arrival (wrap-safe) */
-		for (uint32_t b = a; b > 0 && (int32_t)(W(v, order[b])->arrival - W(v, order[b - 1])->arrival) < 0; b--) {
-			uint32_t t = order[b];
-			order[b] = order[b - 1];
-			order[b - 1] = t;
-		}
 	s->whead = s->wtail = 0;
 	s->nwait = n;
-	for (uint32_t k = 0; k < n; k++)
-		list_append(v, order[k]);
-	free(order);
+	while (all) {
+		uint32_t next = W(v, all)->next;
+		list_append(v, all);
+		all = next;
+	}
 }
 
 /* Recovery: the counters derived from the undo records, and a check of the values. */
@@ -1218,7 +1239,7 @@ static long undo_find(struct scall *c, int id, int create)
 				if (freed)
 					update_queue(c);
 			}
-			if (u > v->nundo)
+			if (u > v->nundo || undo_list_add(id) < 0)
 				return -ENOMEM;
 			struct sem_undo *rec = U(v, u);
 			if (svipc__populate(rec, sizeof *rec) < 0 ||
@@ -1235,7 +1256,6 @@ static long undo_find(struct scall *c, int id, int create)
 				s->undo_hi = u;
 		}
 		STORE_RELAXED(&v->undo_hint, u);
-		undo_list_add(id);
 	}
 	struct sem_undo *rec = U(v, u);
 	if (rec->token != token)
@@ -1803,12 +1823,11 @@ out:
 /* Linux applies a process's undo records when it exits; svipc at exit(). */
 __attribute__((destructor)) static void undo_at_exit(void)
 {
-	pthread_mutex_lock(&UL.mu);
+	pthread_mutex_lock(&UL.mu); /* the list is taken, not copied: nothing to allocate */
 	int n = UL.pid == svipc__proc_pid() ? UL.n : 0;
-	int *ids = n ? malloc((size_t)n * sizeof *ids) : NULL;
-	if (ids)
-		memcpy(ids, UL.ids, (size_t)n * sizeof *ids);
-	UL.n = 0;
+	int *ids = UL.ids;
+	UL.ids = NULL;
+	UL.n = UL.cap = 0;
 	pthread_mutex_unlock(&UL.mu);
 	for (int k = 0; ids && k < n; k++) {
 		struct scall c;

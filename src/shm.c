@@ -59,18 +59,14 @@ static uint64_t read_u64_file(const char *path, uint64_t dflt)
 /* "Name:   123 kB" from /proc/meminfo, in bytes; 0 if absent. */
 static uint64_t meminfo(const char *name)
 {
-	FILE *f = fopen("/proc/meminfo", "re");
-	char line[128];
-	uint64_t v = 0;
+	char buf[8192];
+	if (svipc__read_small_file("/proc/meminfo", buf, sizeof buf) < 0)
+		return 0;
 	size_t n = strlen(name);
-	while (f && fgets(line, sizeof line, f))
-		if (strncmp(line, name, n) == 0 && line[n] == ':') {
-			v = strtoull(line + n + 1, NULL, 10) * 1024;
-			break;
-		}
-	if (f)
-		fclose(f);
-	return v;
+	for (char *line = buf; line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+		if (strncmp(line, name, n) == 0 && line[n] == ':')
+			return strtoull(line + n + 1, NULL, 10) * 1024;
+	return 0;
 }
 
 /*
@@ -514,6 +510,7 @@ static struct {
 	pthread_mutex_t mu;
 	struct attachment *a;
 	size_t n, cap;
+	size_t reserved; /* entries promised to shmat calls in flight (at_reserve) */
 } AT = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 /*
@@ -568,30 +565,52 @@ static void gate_open(int child)
 	pthread_mutex_unlock(&GATE.mu);
 }
 
-static int at_add(const struct attachment *x)
+/*
+ * Makes room for one more entry before shmat maps anything: once the
+ * mapping is made (and with SHM_REMAP has replaced what was there), the
+ * entry cannot fail for want of memory. Returns 0 or -ENOMEM.
+ */
+static int at_reserve(void)
 {
 	int r = 0;
 	pthread_mutex_lock(&AT.mu);
+	if (AT.n + AT.reserved == AT.cap) {
+		size_t cap = AT.cap ? AT.cap * 2 : 16;
+		struct attachment *na = realloc(AT.a, cap * sizeof *na);
+		if (na) {
+			AT.a = na;
+			AT.cap = cap;
+		} else {
+			r = -ENOMEM;
+		}
+	}
+	if (r == 0)
+		AT.reserved++;
+	pthread_mutex_unlock(&AT.mu);
+	return r;
+}
+
+static void at_unreserve(void)
+{
+	pthread_mutex_lock(&AT.mu);
+	AT.reserved--;
+	pthread_mutex_unlock(&AT.mu);
+}
+
+/* Takes the entry at_reserve() made room for. */
+static void at_add(const struct attachment *x)
+{
+	pthread_mutex_lock(&AT.mu);
+	AT.reserved--;
 	/* SHM_REMAP may have replaced an attachment that started there. */
 	for (size_t i = 0; i < AT.n; i++)
 		if (AT.a[i].addr == x->addr) {
 			AT.a[i] = *x;
 			goto out;
 		}
-	if (AT.n == AT.cap) {
-		size_t cap = AT.cap ? AT.cap * 2 : 16;
-		struct attachment *na = realloc(AT.a, cap * sizeof *na);
-		if (!na) {
-			r = -ENOMEM;
-			goto out;
-		}
-		AT.a = na;
-		AT.cap = cap;
-	}
 	AT.a[AT.n++] = *x;
 out:
 	pthread_mutex_unlock(&AT.mu);
-	return r;
 }
 
 static int at_take(uintptr_t addr, struct attachment *out)
@@ -841,10 +860,13 @@ static long do_shmat(int id, uintptr_t addr, int flg, void **out)
 		r = fixed ? -EINVAL : -ENOMEM;
 		goto out;
 	}
+	r = at_reserve();
+	if (r < 0)
+		goto out;
 	int fd = attach_open(id, &ref, &g, prot);
 	if (fd < 0) {
 		r = fd;
-		goto out;
+		goto unreserve;
 	}
 	/*
 	 * Map first, then claim a slot on the same descriptor: a failed mmap
@@ -869,7 +891,7 @@ static long do_shmat(int id, uintptr_t addr, int flg, void **out)
 	if (m == MAP_FAILED) {
 		close(fd);
 		r = e == EEXIST ? -EINVAL : -e;
-		goto out;
+		goto unreserve;
 	}
 	r = attach_claim(&ref, &g, id, fd, svipc__proc_pid(), svipc__proc_pid(), &c);
 	close(fd); /* the mapping keeps the description, and so the lock */
@@ -879,20 +901,18 @@ static long do_shmat(int id, uintptr_t addr, int flg, void **out)
 			svipc__ns_reap(&svipc__shm_ops, id);
 			r = -EINVAL;
 		}
-		goto out;
+		goto unreserve;
 	}
 	if (g.flags & SHM_SEG_HUGE)
 		madvise(m, len, MADV_HUGEPAGE); /* transparent huge pages where tmpfs allows */
 	struct attachment at = { .addr = (uintptr_t)m, .len = len, .data_off = g.data_off,
 				 .ino = ref.ino, .id = id, .claim = c, .prot = prot,
 				 .huge = (g.flags & SHM_SEG_HUGE) != 0, .fork_fd = -1 };
-	r = at_add(&at);
-	if (r < 0) {
-		claim_drop(&ref, &g, &c);
-		munmap(m, len);
-		goto out;
-	}
+	at_add(&at);
 	*out = m;
+	goto out;
+unreserve:
+	at_unreserve();
 out:
 	svipc__obj_put(&ref);
 	return r;

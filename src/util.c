@@ -5,7 +5,6 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/futex.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -57,18 +56,57 @@ int64_t svipc__real_sec(void)
 	return (int64_t)time(NULL);
 }
 
+ssize_t svipc__read_small_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t have = 0;
+	while (have < size - 1) {
+		ssize_t n = read(fd, buf + have, size - 1 - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+		if (n == 0)
+			break;
+		have += (size_t)n;
+	}
+	close(fd);
+	buf[have] = 0;
+	return (ssize_t)have;
+}
+
+int svipc__read_proc_u64s(const char *path, uint64_t *out, int n)
+{
+	char buf[256];
+	ssize_t len = svipc__read_small_file(path, buf, sizeof buf);
+	if (len < 0)
+		return (int)len;
+	int k = 0;
+	for (char *p = buf; k < n; k++) {
+		while (*p == ' ' || *p == '\t' || *p == '\n')
+			p++;
+		if (*p < '0' || *p > '9')
+			break;
+		errno = 0;
+		char *end;
+		unsigned long long v = strtoull(p, &end, 10);
+		if (errno)
+			break;
+		out[k] = v;
+		p = end;
+	}
+	return k;
+}
+
 int svipc__read_proc_u64(const char *path, uint64_t *out)
 {
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	unsigned long long v;
-	int n = fscanf(f, "%llu", &v);
-	fclose(f);
-	if (n != 1)
-		return -EINVAL;
-	*out = v;
-	return 0;
+	int k = svipc__read_proc_u64s(path, out, 1);
+	return k < 0 ? k : k == 1 ? 0 : -EINVAL;
 }
 
 /* The caller's effective capabilities as a bit mask (0 if unknown). */
@@ -96,4 +134,46 @@ int64_t svipc__deadline(const struct timespec *timeout)
 	if (timeout->tv_sec > (INT64_MAX - ns) / 1000000000 - 1)
 		return -1;
 	return ns + (int64_t)timeout->tv_sec * 1000000000 + timeout->tv_nsec;
+}
+
+/*
+ * Merges two sorted chains, a's elements first among equals. The chain
+ * built so far ends at *tail, a pointer to the link to fill in next.
+ */
+static uint32_t chain_merge(uint32_t a, uint32_t b, uint32_t *(*link)(void *ctx, uint32_t i),
+			    int (*before)(void *ctx, uint32_t a, uint32_t b), void *ctx)
+{
+	uint32_t head = 0, *tail = &head;
+	while (a && b) {
+		uint32_t *from = before(ctx, b, a) ? &b : &a;
+		*tail = *from;
+		tail = link(ctx, *from);
+		*from = *tail;
+	}
+	*tail = a ? a : b;
+	return head;
+}
+
+uint32_t svipc__chain_sort(uint32_t head, uint32_t *(*link)(void *ctx, uint32_t i),
+			   int (*before)(void *ctx, uint32_t a, uint32_t b), void *ctx)
+{
+	/* bin[k]: a sorted chain of 2^k elements, older than those in bin[k - 1] */
+	uint32_t bin[33] = { 0 };
+	while (head) {
+		uint32_t x = head;
+		uint32_t *next = link(ctx, x);
+		head = *next;
+		*next = 0;
+		int k = 0;
+		for (; k < 32 && bin[k]; k++) {
+			x = chain_merge(bin[k], x, link, before, ctx);
+			bin[k] = 0;
+		}
+		bin[k] = x;
+	}
+	uint32_t sorted = 0;
+	for (int k = 0; k < 33; k++)
+		if (bin[k])
+			sorted = sorted ? chain_merge(bin[k], sorted, link, before, ctx) : bin[k];
+	return sorted;
 }

@@ -6,37 +6,11 @@
  * error (ENOMEM, as the kernel out of memory), leave every object
  * consistent (svipc__check finds no problem) and lose nothing stored.
  */
-#include "t.h"
-#include "inspect.h"
-#include "ns.h"
+#include "check_all.h"
 #include "region.h"
 
 #include <dirent.h>
 #include <sys/wait.h>
-
-static void show(void *arg, int level, const char *text)
-{
-	(void)arg;
-	if (level == SVIPC_PROBLEM)
-		fprintf(stderr, "  check: %s\n", text);
-}
-
-static void all_consistent(const char *what, int n)
-{
-	int p = svipc__check_ns(0, show, NULL);
-	for (int t = 0; t < SVIPC_NTYPES; t++) {
-		int maxidx, in_use;
-		if (svipc__ns_usage(t, &maxidx, &in_use) < 0)
-			continue;
-		for (int i = 0; i <= maxidx; i++) {
-			int id = svipc__ns_index_to_id(t, i);
-			if (id >= 0)
-				p += svipc__check(t, id, 0, show, NULL);
-		}
-	}
-	if (p)
-		T_FAIL("%s, failure %d: %d problem(s) after the injected failure", what, n, p);
-}
 
 /* Counts the object files (msg.*, shm.*, sem.*) and temporary files in the namespace. */
 static int files(void)
@@ -74,7 +48,7 @@ static int sweep(const char *what, long (*op)(void), void (*after_failure)(int n
 		}
 		if (e != ENOMEM)
 			T_FAIL("%s, failure %d: errno %d (%s), want ENOMEM", what, n, e, strerror(e));
-		all_consistent(what, n);
+		t_all_consistent(what, n);
 		if (after_failure)
 			after_failure(n);
 	}
@@ -237,7 +211,7 @@ int main(void)
 	T_EQ(waitpid(pid, &st, 0), pid);
 	T_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 
-	all_consistent("at the end", 0);
+	t_all_consistent("at the end", 0);
 	printf("injected %d page failures: every one a clean ENOMEM, every object consistent\n",
 	       fails);
 	T_OK(svipc_msgctl(q, IPC_RMID, NULL));
