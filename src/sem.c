@@ -404,6 +404,15 @@ static int undo_list_add(int id)
 		;
 	if (i == UL.n) {
 		if (UL.n == UL.cap) {
+			/* Sets removed since are forgotten first: a long-lived process
+			 * that uses many sets in turn keeps a list of those that exist. */
+			int k = 0;
+			for (int j = 0; j < UL.n; j++)
+				if (svipc__ns_state(SVIPC_SEM, UL.ids[j]) != SVIPC_NS_NONE)
+					UL.ids[k++] = UL.ids[j];
+			UL.n = k;
+		}
+		if (UL.n == UL.cap) {
 			int cap = UL.cap ? UL.cap * 2 : 8;
 			int *ids = realloc(UL.ids, (size_t)cap * sizeof *ids);
 			if (ids) {

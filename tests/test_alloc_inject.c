@@ -148,6 +148,15 @@ static long child_op(const char *op, long a, long b)
 		struct sembuf ops[2] = { { 0, 1, SEM_UNDO }, { 1, 1, 0 } };
 		return svipc_semop((int)a, ops, 2);
 	}
+	if (!strcmp(op, "undo_churn")) { /* sets used with SEM_UNDO in turn */
+		for (int i = 0; i < 1000; i++) {
+			int id = svipc_semget(IPC_PRIVATE, 1, 0600);
+			struct sembuf op1 = { 0, 1, SEM_UNDO };
+			if (id < 0 || svipc_semop(id, &op1, 1) < 0 || svipc_semctl(id, 0, IPC_RMID) < 0)
+				return -1;
+		}
+		return 0;
+	}
 	if (!strcmp(op, "semop")) {
 		struct sembuf op1 = { 0, 1, 0 };
 		return svipc_semop((int)a, &op1, 1);
@@ -737,6 +746,7 @@ int main(int argc, char **argv)
 	steady("semop", s, 0);
 	steady("semop_undo", s, 0);
 	steady("shmat", m, 0x5a);
+	steady("undo_churn", 0, 0);
 	zero_all();
 
 	t_all_consistent("at the end", 0);
