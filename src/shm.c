@@ -1310,16 +1310,18 @@ static long do_shmctl(int id, int cmd, struct shmid_ds *buf)
 		memcpy(&in, buf, sizeof in);
 	struct svipc_ref ref;
 	long r = seg_get(id, &ref);
+	if (r == -EIDRM && cmd == IPC_RMID)
+		return svipc__ipc_remove_damaged(&svipc__shm_ops, id);
 	if (r < 0)
 		return r;
 	struct shm_seg *s = (struct shm_seg *)ref.obj;
 	struct geom g;
 	int reap = 0;
 	r = seg_geom(&ref, &g);
-	if (r < 0 && cmd == IPC_RMID && svipc__perm_is_owner(&s->obj.perm)) {
-		/* A damaged segment can still be removed by its owner. */
+	if (r == -EIDRM && cmd == IPC_RMID) {
+		/* A damaged segment can still be removed by its owner (EPERM for others). */
 		svipc__obj_put(&ref);
-		return svipc__ipc_remove(&svipc__shm_ops, id);
+		return svipc__ipc_remove_damaged(&svipc__shm_ops, id);
 	}
 	if (r < 0)
 		goto out;

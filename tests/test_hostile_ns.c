@@ -71,6 +71,7 @@
 #include <ftw.h>
 #include <grp.h>
 #include <limits.h>
+#include <stddef.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -880,6 +881,47 @@ static void chown_nobody(const char *p)
 		perror(p);
 }
 
+/* IPC_RMID of the three objects of make_objects fails with errno *arg (0: succeeds). */
+static void remove_objects(void *arg)
+{
+	int err = *(int *)arg;
+	for (int t = 0; t < 3; t++) {
+		errno = 0;
+		int r = t == 0 ? svipc_msgctl(sh->id[0], IPC_RMID, NULL)
+		      : t == 1 ? svipc_semctl(sh->id[1], 0, IPC_RMID)
+			       : svipc_shmctl(sh->id[2], IPC_RMID, NULL);
+		if (err ? (r != -1 || errno != err) : r != 0)
+			T_FAIL("IPC_RMID of the damaged %s: got %d %s, want %s", type_name[t], r,
+			       r == -1 ? strerrorname_np(errno) : "(success)",
+			       err ? strerrorname_np(err) : "success");
+	}
+}
+
+/*
+ * An object marked damaged (every other call EIDRM) can still be removed,
+ * by its owner only: others get EPERM, as for an object in good order.
+ */
+static void case_damaged_removal(void)
+{
+	const char *d = mkcase("damaged", 0755);
+	must_pass("  (make the objects)", d, 0, make_objects, NULL);
+	for (int t = 0; t < 3; t++) {
+		char f[PATH_MAX];
+		obj_path(f, sizeof f, d, t);
+		int fd = open(f, O_RDWR);
+		uint32_t one = 1;
+		if (fd < 0 || pwrite(fd, &one, 4, offsetof(struct svipc_obj, corrupt)) != 4)
+			perror(f);
+		if (fd >= 0)
+			close(fd);
+	}
+	int eperm = EPERM, ok = 0;
+	must_pass("uid 65534 removes damaged objects: EPERM", d, 1, remove_objects, &eperm);
+	must_pass("their owner removes them", d, 0, remove_objects, &ok);
+	if (dir_entries(d) != 2) /* ns and procs */
+		T_FAIL("damaged objects removed, but %d files in the namespace", dir_entries(d));
+}
+
 static void case_dir_of_other(void)
 {
 	/* a 0755 directory owned by uid 65534: root may use it... */
@@ -972,6 +1014,7 @@ int main(void)
 	printf("part 2: root and uid 65534\n");
 	case_planted_by_other();
 	case_dir_of_other();
+	case_damaged_removal();
 	printf("%d note(s)\n", g_notes);
 	return t_done();
 }
