@@ -157,8 +157,9 @@ static int proc_register(int dfd)
 		/* The new generation is published before anyone can see our token. */
 		uint32_t gen = (LOAD(&e->gen) + 1) & SVIPC_TOKEN_GEN_MASK;
 		STORE(&e->gen, gen);
-		P.pid = getpid();
-		STORE(&e->pid, P.pid);
+		pid_t pid = getpid();
+		STORE_RELAXED(&P.pid, pid); /* atomic: a fork child's handler clears it */
+		STORE(&e->pid, pid);
 		STORE_RELAXED(&e->since, svipc__real_sec());
 		STORE_RELAXED(&P.map->hint, slot + 1);
 		P.lock_fd = fd;
@@ -203,7 +204,8 @@ pid_t svipc__proc_pid(void)
 {
 	if (!LOAD(&P.token))
 		svipc__proc_token();
-	return P.pid ? P.pid : getpid();
+	pid_t pid = LOAD_RELAXED(&P.pid);
+	return pid ? pid : getpid();
 }
 
 int svipc__proc_alive(uint32_t token)

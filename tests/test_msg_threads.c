@@ -462,7 +462,7 @@ static void mixed_load(const struct msg_impl *o)
 
 /* ---- fork while another thread makes the process's first svipc call ---- */
 
-static volatile int fu_entered;
+static volatile int fu_entered, fu_forked;
 static int fu_id;
 
 static void *fu_thread(void *arg)
@@ -472,6 +472,13 @@ static void *fu_thread(void *arg)
 	__atomic_store_n(&fu_entered, 1, __ATOMIC_SEQ_CST);
 	if (svipc_msgsnd(fu_id, &m, 2, IPC_NOWAIT) == -1)
 		fprintf(stderr, "first-use thread: msgsnd: %s\n", strerror(errno));
+	/*
+	 * Alive until the fork is done: a thread that ended unjoined before
+	 * the fork is one the child can never join, and ThreadSanitizer
+	 * reports it as leaked when the child exits.
+	 */
+	while (!__atomic_load_n(&fu_forked, __ATOMIC_SEQ_CST))
+		;
 	return NULL;
 }
 
@@ -491,6 +498,7 @@ static int first_use_helper(int id, unsigned spin)
 	for (volatile unsigned k = 0; k < spin; k++)
 		;
 	pid_t g = fork();
+	__atomic_store_n(&fu_forked, 1, __ATOMIC_SEQ_CST);
 	if (g == 0) {
 		alarm(2);
 		struct tmsg m = { .mtype = 2 };
