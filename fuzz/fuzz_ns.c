@@ -10,7 +10,9 @@
  * the API, and runs the input's commands: patches of the ns header (magic,
  * version, lock word, each limit), of each type's table header (next
  * index, count in use, high-water mark) and entries (key, state, sequence,
- * units), and of the register (header, entries); raw bytes in either
+ * units), of each type's key index (its header, the links of the entries
+ * in use, and the chain head and count of each key the input uses), and of
+ * the register (header, entries); raw bytes in either
  * file; the ns lock handed to a dead process (the next msgget runs the
  * namespace's recovery); and msgget / semget / shmget (private, by key,
  * IPC_CREAT, IPC_EXCL), IPC_RMID / IPC_STAT on the objects made and on ids
@@ -36,7 +38,13 @@
 #define NS_OFF_LIM 16
 #define NS_OFF_TABLE 144
 #define NS_TABLE_SIZE (16 + SVIPC_IDX_MAX * 16)
-#define NS_SIZE (NS_OFF_TABLE + SVIPC_NTYPES * NS_TABLE_SIZE)
+#define NS_OFF_IX (NS_OFF_TABLE + SVIPC_NTYPES * NS_TABLE_SIZE) /* struct ns_index[3] */
+#define NS_BUCKETS 16384
+#define NS_IX_SIZE (16 + 4 * NS_BUCKETS + 2 * SVIPC_IDX_MAX)
+#define NS_IX_HEAD(t, h) (NS_OFF_IX + (t) * NS_IX_SIZE + 16 + 2 * (h))
+#define NS_IX_COUNT(t, h) (NS_IX_HEAD(t, h) + 2 * NS_BUCKETS)
+#define NS_IX_NEXT(t) (NS_OFF_IX + (t) * NS_IX_SIZE + 16 + 4 * NS_BUCKETS)
+#define NS_SIZE (NS_OFF_IX + SVIPC_NTYPES * NS_IX_SIZE)
 #define PROCS_SIZE (16 + SVIPC_PROC_SLOTS * 16)
 
 static const struct fz_field nshf[] = {
@@ -48,10 +56,12 @@ static const struct fz_field nshf[] = {
 };
 static const struct fz_field tabf[] = { { 0, 4, 0 }, { 4, 4, 0 }, { 8, 4, 0 } };
 static const struct fz_field entf[] = { { 0, 4, 0 }, { 4, 4, 0 }, { 8, 4, 0 }, { 12, 4, 0 } };
+static const struct fz_field ixhf[] = { { 0, 4, 0 }, { 4, 4, 0 }, { 8, 4, 0 }, { 12, 4, 0 } };
+static const struct fz_field ixlink[] = { { 0, 2, 0 } };
 static const struct fz_field prhf[] = { { 0, 4, 0 }, { 4, 4, 0 }, { 8, 4, 0 } };
 static const struct fz_field pref[] = { { 0, 4, 0 }, { 4, 4, 0 }, { 8, 8, 0 } };
 
-#define NREG_NS 7
+#define NREG_NS 11
 static const struct fz_region NSREG[NREG_NS] = {
 	{ 0, NS_OFF_TABLE, 1, nshf, ARRAY_SIZE(nshf) },
 	{ NS_OFF_TABLE, NS_TABLE_SIZE, SVIPC_NTYPES, tabf, ARRAY_SIZE(tabf) },
@@ -61,6 +71,11 @@ static const struct fz_region NSREG[NREG_NS] = {
 	/* twice: the entries in use are the interesting ones */
 	{ NS_OFF_TABLE + 16, 16, SVIPC_IDX_MAX, entf, ARRAY_SIZE(entf) },
 	{ NS_OFF_TABLE + 2 * NS_TABLE_SIZE + 16, 16, SVIPC_IDX_MAX, entf, ARRAY_SIZE(entf) },
+	/* the key index: headers, and the links of the entries (the first ones are in use) */
+	{ NS_OFF_IX, NS_IX_SIZE, SVIPC_NTYPES, ixhf, ARRAY_SIZE(ixhf) },
+	{ NS_IX_NEXT(0), 2, SVIPC_IDX_MAX, ixlink, ARRAY_SIZE(ixlink) },
+	{ NS_IX_NEXT(1), 2, SVIPC_IDX_MAX, ixlink, ARRAY_SIZE(ixlink) },
+	{ NS_IX_NEXT(2), 2, SVIPC_IDX_MAX, ixlink, ARRAY_SIZE(ixlink) },
 };
 #define NREG_PR 2
 static const struct fz_region PRREG[NREG_PR] = {
@@ -151,6 +166,23 @@ static void restore(void)
 		if (memcmp(PRMAP + off, PR0 + off, n))
 			memcpy(PRMAP + off, PR0 + off, n);
 	}
+}
+
+/*
+ * The chain of a key the input uses (fz_key() and the two after it, see
+ * get_cmd): its head or its count set to a link near the entries in use,
+ * an edge, or anything.
+ */
+static void chain_patch(struct fz *f, int fd)
+{
+	uint8_t b = fz_u8(f);
+	uint32_t h = svipc__ns_key_bucket(fz_key() + b % 3);
+	int t = (b >> 2) % SVIPC_NTYPES;
+	uint64_t off = (b & 0x20) ? NS_IX_COUNT(t, h) : NS_IX_HEAD(t, h);
+	uint16_t cur = 0;
+	if (pread(fd, &cur, 2, (off_t)off) != 2)
+		return;
+	fz_poke(fd, off, fz_value(f, 2, cur, 8, 1), 2);
 }
 
 /* An id: one this input made, or one made up from an index and a sequence. */
@@ -315,6 +347,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 13:
+			if (fz_u8(&in) & 1) {
+				fd = fz_open_file("ns");
+				if (fd >= 0)
+					chain_patch(&in, fd);
+				break;
+			}
 			id = pick_id(&in, &type);
 			svipc__obj_forget(type, id);
 			break;

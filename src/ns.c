@@ -19,8 +19,11 @@
 #include <unistd.h>
 
 #define NS_MAGIC 0x534e5653u /* "SVNS" */
-#define NS_VERSION 1u
+#define NS_VERSION 2u /* 2: the key index (struct ns_index) after the tables */
 #define NS_MIN_CYCLE 64u
+#define NS_BUCKET_BITS 14u
+#define NS_BUCKETS (1u << NS_BUCKET_BITS)
+#define NS_INDEX_BUILT 0x58444e49u /* "INDX" */
 
 /*
  * An entry's life: FREE -> CREATING -> LIVE -> DEST -> FREE. DEST is
@@ -50,6 +53,21 @@ struct ns_table {
 	struct ns_entry e[SVIPC_IDX_MAX];
 };
 
+/*
+ * A hash of the keys of one type's LIVE entries (IPC_PRIVATE is never
+ * looked up), chained through the entries. It is derived data: the table
+ * says what exists, the index only says where to look. Links are 1 + an
+ * entry's index, 0 ends a chain.
+ */
+struct ns_index {
+	uint32_t built; /* NS_INDEX_BUILT; anything else (the zeroes of an upgrade): build it */
+	/* The table's header when the index last changed with it (see ix_begin). */
+	uint32_t in_use, next_idx, hiwater;
+	uint16_t head[NS_BUCKETS];
+	uint16_t count[NS_BUCKETS]; /* length of each chain: a cut chain or a cycle shows */
+	uint16_t next[SVIPC_IDX_MAX];
+};
+
 struct ns_file {
 	uint32_t magic;
 	uint32_t version;
@@ -57,10 +75,17 @@ struct ns_file {
 	uint32_t pad;
 	struct svipc_ns_limits lim;
 	struct ns_table t[SVIPC_NTYPES];
+	struct ns_index ix[SVIPC_NTYPES]; /* version 2 */
 };
+
+/* Version 1 is the same file without the index. */
+#define NS_V1_SIZE offsetof(struct ns_file, ix)
 
 _Static_assert(sizeof(struct ns_entry) == 16, "ns_entry is an ABI");
 _Static_assert(sizeof(struct svipc_ns_limits) == 128, "limits are an ABI");
+_Static_assert(NS_V1_SIZE == 144 + SVIPC_NTYPES * (16 + 16 * SVIPC_IDX_MAX), "version 1's layout");
+_Static_assert(sizeof(struct ns_index) == 16 + 4 * NS_BUCKETS + 2 * SVIPC_IDX_MAX, "ns_index is an ABI");
+_Static_assert(SVIPC_IDX_MAX < UINT16_MAX, "links and counts fit in 16 bits");
 
 extern const struct svipc_type_ops svipc__msg_ops;
 extern const struct svipc_type_ops svipc__shm_ops;
@@ -185,7 +210,7 @@ static int ns_init_file(void *base, size_t size, void *arg)
 {
 	struct ns_file *f = base;
 	/*
-	 * All of it (1.5 MiB): any index of the key table may be read (*_STAT
+	 * All of it (1.9 MiB): any index of the key table may be read (*_STAT
 	 * takes one from the caller), and reading a hole of a tmpfs file also
 	 * takes a page, so a full filesystem would mean SIGBUS anywhere.
 	 */
@@ -194,12 +219,56 @@ static int ns_init_file(void *base, size_t size, void *arg)
 	int r = kernel_limits(&f->lim);
 	if (r < 0)
 		return r;
+	for (int t = 0; t < SVIPC_NTYPES; t++)
+		f->ix[t].built = NS_INDEX_BUILT; /* empty, like the tables */
 	f->version = NS_VERSION;
 	STORE(&f->magic, NS_MAGIC);
 	return 0;
 }
 
 static int ns_dirfd_checked(void);
+
+/*
+ * Brings a namespace written by version 1 (no key index) to version 2 in
+ * place: the file grows by the index, its new pages are populated (a full
+ * filesystem is ENOMEM here, not SIGBUS later), and the version is stored,
+ * last. No lock: each step is idempotent, so processes opening at once may
+ * all run it, and the next opener finishes what a killed one began (a file
+ * of the new length still saying version 1). The file only grows and the
+ * table does not move, so processes that mapped the old length (an older
+ * library) keep working on it; the index they do not maintain is caught
+ * disagreeing (ix_begin, find_key). The index is marked not built, and
+ * the first lookup builds it under the namespace lock.
+ * Returns 0, -EINVAL if this is no namespace of version 1 or 2, or -errno.
+ */
+static int ns_upgrade(int fd, off_t size)
+{
+	uint32_t hdr[2];
+	if (pread(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr || hdr[0] != NS_MAGIC)
+		return -EINVAL;
+	if (hdr[1] != 1)
+		return hdr[1] == NS_VERSION && (size_t)size == sizeof(struct ns_file) ? 0 : -EINVAL;
+	if ((size_t)size < sizeof(struct ns_file) && ftruncate(fd, sizeof(struct ns_file)) < 0)
+		return errno == EFBIG || errno == ENOSPC ? -ENOMEM : -errno;
+	struct ns_file *f = mmap(NULL, sizeof *f, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (f == MAP_FAILED)
+		return -errno;
+	int r = svipc__populate(f->ix, sizeof f->ix);
+	if (r == 0) {
+		/*
+		 * Whatever the region holds is not an index of this table. If
+		 * a slower upgrader stores this after the version went to 2,
+		 * the next lookup just builds the index once more.
+		 */
+		for (int t = 0; t < SVIPC_NTYPES; t++)
+			STORE(&f->ix[t].built, 0);
+		uint32_t v1 = 1;
+		__atomic_compare_exchange_n(&f->version, &v1, NS_VERSION, 0, __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED);
+	}
+	munmap(f, sizeof *f);
+	return r;
+}
 
 /* Called with NS.mu held. */
 static int ns_open(void)
@@ -253,11 +322,17 @@ static int ns_open(void)
 		}
 	}
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (size_t)st.st_size != sizeof(struct ns_file)) {
+	    ((size_t)st.st_size != sizeof(struct ns_file) && (size_t)st.st_size != NS_V1_SIZE)) {
 		if (fd >= 0)
 			close(fd);
 		close(dfd);
 		return -EINVAL;
+	}
+	int r = ns_upgrade(fd, st.st_size);
+	if (r < 0) {
+		close(fd);
+		close(dfd);
+		return r;
 	}
 	struct ns_file *f = mmap(NULL, sizeof *f, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
@@ -270,7 +345,7 @@ static int ns_open(void)
 		close(dfd);
 		return -EINVAL;
 	}
-	int r = svipc__proc_init(dfd, ns_dirfd_checked);
+	r = svipc__proc_init(dfd, ns_dirfd_checked);
 	if (r < 0) {
 		munmap(f, sizeof *f);
 		close(dfd);
@@ -444,6 +519,183 @@ void svipc__perm_to_user(const struct svipc_perm *p, struct ipc_perm *out)
 static void ns_recover(struct ns_file *f);
 
 /*
+ * The key index (struct ns_index). Everything here is called with the
+ * namespace lock held. Its contents are trusted no further than checked:
+ * a holder killed half-way through a change leaves it for ns_recover(),
+ * which builds it again from the table, and a scribbler may have written
+ * anything, so every link is range-checked, every walk is bounded by its
+ * chain's count, and every entry found must be LIVE with a key of that
+ * bucket. What fails a check is never used: the index is built again
+ * from the table, which answers meanwhile.
+ */
+static uint32_t key_bucket(key_t key)
+{
+	return ((uint32_t)key * 0x9e3779b1u) >> (32 - NS_BUCKET_BITS);
+}
+
+uint32_t svipc__ns_key_bucket(key_t key)
+{
+	return key_bucket(key);
+}
+
+/* 1 if entry i belongs in the index: what the table scan (scan_key) can find. */
+static int indexable(const struct ns_table *tb, uint32_t i)
+{
+	return i < MIN(tb->hiwater, SVIPC_IDX_MAX) && tb->e[i].state == ENT_LIVE &&
+	       tb->e[i].key != IPC_PRIVATE;
+}
+
+/* 1 if type t's index is built and saw the table's header as it is. */
+static int ix_current(const struct ns_file *f, int t)
+{
+	const struct ns_index *ix = &f->ix[t];
+	const struct ns_table *tb = &f->t[t];
+	return LOAD_RELAXED(&ix->built) == NS_INDEX_BUILT && ix->in_use == tb->in_use &&
+	       ix->next_idx == tb->next_idx && ix->hiwater == tb->hiwater;
+}
+
+/* After a change of type t's table that the index followed. */
+static void ix_seal(struct ns_file *f, int t)
+{
+	struct ns_index *ix = &f->ix[t];
+	const struct ns_table *tb = &f->t[t];
+	if (LOAD_RELAXED(&ix->built) != NS_INDEX_BUILT)
+		return;
+	ix->in_use = tb->in_use;
+	ix->next_idx = tb->next_idx;
+	ix->hiwater = tb->hiwater;
+}
+
+/*
+ * Before a change of type t's table: an index that already disagrees with
+ * the table's header was left behind by someone who changed the table
+ * without it (a process of version 1 still running, a scribbler), so it
+ * is dropped rather than sealed as current afterwards; the next lookup
+ * builds it again. (A removal by version 1 that changes no counter leaves
+ * a non-LIVE entry in a chain, which every walk catches.)
+ */
+static void ix_begin(struct ns_file *f, int t)
+{
+	if (!ix_current(f, t))
+		STORE_RELAXED(&f->ix[t].built, 0);
+}
+
+/* Builds type t's index from its table; the table is not changed. */
+static void ix_build(struct ns_file *f, int t)
+{
+	struct ns_index *ix = &f->ix[t];
+	const struct ns_table *tb = &f->t[t];
+	STORE_RELAXED(&ix->built, 0);
+	memset(ix->head, 0, sizeof ix->head);
+	memset(ix->count, 0, sizeof ix->count);
+	/* Downwards, each pushed at its chain's head: chains in table order, as the scan finds them. */
+	for (uint32_t i = MIN(tb->hiwater, SVIPC_IDX_MAX); i-- > 0;) {
+		if (!indexable(tb, i))
+			continue;
+		uint32_t h = key_bucket(tb->e[i].key);
+		ix->next[i] = ix->head[h];
+		ix->head[h] = (uint16_t)(i + 1);
+		ix->count[h]++;
+	}
+	STORE_RELAXED(&ix->built, NS_INDEX_BUILT);
+	ix_seal(f, t);
+}
+
+enum { IX_MISS = -1, IX_DAMAGED = -2, IX_ALL = -3 };
+
+/*
+ * Walks chain h of type t's index to the LIVE entry with `key` (want ==
+ * -1), to entry `want` (>= 0), or to its end (IX_ALL). Returns the entry's
+ * index, with *linkp (if not NULL) where the link to it is; IX_MISS at the
+ * end of a whole chain; IX_DAMAGED if the chain is not one the table
+ * allows: a link out of range, an entry not indexable or of another
+ * bucket, a chain longer or shorter than its count (which also ends a
+ * cycle).
+ */
+static int ix_walk(struct ns_file *f, int t, uint32_t h, key_t key, int want, uint16_t **linkp)
+{
+	struct ns_index *ix = &f->ix[t];
+	const struct ns_table *tb = &f->t[t];
+	uint16_t *link = &ix->head[h];
+	uint32_t n = ix->count[h];
+	for (uint32_t steps = 0;; steps++) {
+		uint32_t v = *link;
+		if (!v)
+			return steps == n ? IX_MISS : IX_DAMAGED;
+		if (steps >= n || v > SVIPC_IDX_MAX)
+			return IX_DAMAGED;
+		uint32_t i = v - 1;
+		if (!indexable(tb, i) || key_bucket(tb->e[i].key) != h)
+			return IX_DAMAGED;
+		if (want == -1 ? tb->e[i].key == key : (int)i == want) {
+			if (linkp)
+				*linkp = link;
+			return (int)i;
+		}
+		link = &ix->next[i];
+	}
+}
+
+/* Entry i has just become LIVE with its key. */
+static void ix_insert(struct ns_file *f, int t, uint32_t i)
+{
+	struct ns_index *ix = &f->ix[t];
+	const struct ns_table *tb = &f->t[t];
+	if (LOAD_RELAXED(&ix->built) != NS_INDEX_BUILT || !indexable(tb, i))
+		return;
+	uint32_t h = key_bucket(tb->e[i].key);
+	ix->next[i] = ix->head[h];
+	ix->head[h] = (uint16_t)(i + 1);
+	ix->count[h]++;
+}
+
+/* Entry i, LIVE with its key still, is about to lose it. */
+static void ix_remove(struct ns_file *f, int t, uint32_t i)
+{
+	struct ns_index *ix = &f->ix[t];
+	const struct ns_table *tb = &f->t[t];
+	uint16_t *link;
+	if (LOAD_RELAXED(&ix->built) != NS_INDEX_BUILT || !indexable(tb, i))
+		return;
+	uint32_t h = key_bucket(tb->e[i].key);
+	if (ix_walk(f, t, h, 0, (int)i, &link) != (int)i) {
+		STORE_RELAXED(&ix->built, 0); /* it was not where it belongs: build it again at the next lookup */
+		return;
+	}
+	*link = ix->next[i];
+	ix->count[h]--;
+}
+
+/*
+ * svipcadm check: 0 if type t's index holds exactly the table's indexable
+ * entries, each once, or is not built (the next lookup builds it);
+ * otherwise 1, with what is wrong in why.
+ */
+static int ix_verify(struct ns_file *f, int t, char *why, size_t len)
+{
+	const struct ns_index *ix = &f->ix[t];
+	const struct ns_table *tb = &f->t[t];
+	if (LOAD_RELAXED(&ix->built) != NS_INDEX_BUILT)
+		return 0;
+	uint32_t linked = 0, live = 0;
+	for (uint32_t h = 0; h < NS_BUCKETS; h++) {
+		if (ix_walk(f, t, h, 0, IX_ALL, NULL) != IX_MISS) {
+			snprintf(why, len, "chain %u is broken", h);
+			return 1;
+		}
+		linked += ix->count[h];
+	}
+	/* Whole chains hold distinct entries, each in its key's chain: equal counts mean all. */
+	for (uint32_t i = 0; i < MIN(tb->hiwater, SVIPC_IDX_MAX); i++)
+		live += indexable(tb, i);
+	if (linked != live) {
+		snprintf(why, len, "it holds %u keys, the table %u", linked, live);
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * Marks the object that has the name of `id` removed. If it moved to a
  * larger file while we waited for its lock, the file that has the name now
  * is the one to remove (an IPC_SET that grows the queue races IPC_RMID).
@@ -531,10 +783,13 @@ static void ns_recover(struct ns_file *f)
 		tb->hiwater = hi;
 		if (tb->next_idx >= SVIPC_IDX_MAX)
 			tb->next_idx = 0;
+		/* The dead holder may have been changing it: never trusted, always rebuilt. */
+		ix_build(f, t);
 	}
 }
 
-static int find_key(struct ns_table *tb, key_t key)
+/* The table's answer: the first LIVE entry with key below the high-water mark, or -1. */
+static int scan_key(const struct ns_table *tb, key_t key)
 {
 	uint32_t hi = MIN(tb->hiwater, SVIPC_IDX_MAX);
 	for (uint32_t i = 0; i < hi; i++)
@@ -544,18 +799,41 @@ static int find_key(struct ns_table *tb, key_t key)
 }
 
 /*
+ * The LIVE entry of type t with key, or -1. Called with the namespace lock
+ * held. A hit is checked against the table by the walk (LIVE, this key).
+ * A miss is trusted only from an index that saw the table's header as it
+ * is and a chain that is whole (its length is its count, every entry on it
+ * belongs there); otherwise the index is built again and the table is
+ * scanned. A miss about to create an object is checked by a scan anyway
+ * (svipc__ipcget): damage that leaves the chain looking whole exists.
+ */
+static int find_key(struct ns_file *f, int t, key_t key)
+{
+	if (!ix_current(f, t))
+		ix_build(f, t);
+	int i = ix_walk(f, t, key_bucket(key), key, -1, NULL);
+	if (i != IX_DAMAGED)
+		return i;
+	ix_build(f, t);
+	return scan_key(&f->t[t], key);
+}
+
+/*
  * Called with the namespace lock held, for an entry in state DEST: asks
  * the object whether it still lingers; if not, deletes its file and frees
  * the entry. Returns 1 if it lingers, 0 if it was freed.
  */
-static int reap_locked(struct ns_table *tb, const struct svipc_type_ops *ops, int id)
+static int reap_locked(struct ns_file *f, const struct svipc_type_ops *ops, int id)
 {
+	struct ns_table *tb = &f->t[ops->type];
 	struct ns_entry *e = &tb->e[SVIPC_ID_IDX(id)];
 	if (remove_object(ops, id))
 		return 1;
 	entry_unlink(ops->type, id);
+	ix_begin(f, ops->type);
 	STORE(&e->state, ENT_FREE);
 	tb->in_use--;
+	ix_seal(f, ops->type);
 	svipc__obj_forget(ops->type, id);
 	return 0;
 }
@@ -578,7 +856,7 @@ static void sweep_locked(struct ns_file *f, const struct svipc_type_ops *ops, in
 	uint32_t hi = MIN(tb->hiwater, SVIPC_IDX_MAX);
 	for (uint32_t i = 0; i < hi; i++)
 		if (tb->e[i].state == ENT_DEST)
-			reap_locked(tb, ops, SVIPC_MKID(tb->e[i].seq & SVIPC_SEQ_MAX, i));
+			reap_locked(f, ops, SVIPC_MKID(tb->e[i].seq & SVIPC_SEQ_MAX, i));
 }
 
 struct newobj_arg {
@@ -625,6 +903,7 @@ static int newobj_at(struct ns_file *f, const struct svipc_type_ops *ops, key_t 
 			break;
 	if (n == SVIPC_IDX_MAX)
 		return -ENOSPC;
+	ix_begin(f, ops->type);
 	struct ns_entry *e = &tb->e[idx];
 	uint32_t seq = (e->seq + 1) & SVIPC_SEQ_MAX;
 	int id = SVIPC_MKID(seq, idx);
@@ -657,11 +936,14 @@ static int newobj_at(struct ns_file *f, const struct svipc_type_ops *ops, key_t 
 		STORE(&e->state, ENT_FREE);
 		if (r == -EEXIST)
 			tb->next_idx = (idx + 1) % SVIPC_IDX_MAX; /* the next try takes the next index */
+		ix_seal(f, ops->type);
 		return r == -EFBIG ? -ENOMEM : r;
 	}
 	STORE(&e->state, ENT_LIVE);
 	tb->in_use++;
 	tb->next_idx = (idx + 1) % SVIPC_IDX_MAX;
+	ix_insert(f, ops->type, idx);
+	ix_seal(f, ops->type);
 	return id;
 }
 
@@ -727,7 +1009,19 @@ int svipc__ipcget(const struct svipc_type_ops *ops, key_t key, int flg, const vo
 		r = newobj(f, ops, key, flg, params);
 		goto out;
 	}
-	int idx = find_key(&f->t[ops->type], key);
+	int idx = find_key(f, ops->type, key);
+	if (idx < 0 && (flg & IPC_CREAT)) {
+		/*
+		 * Before a second object gets the key, the table has the last
+		 * word: a key rewritten in the table, or a chain and its count
+		 * both cut, look whole to the index. Creating makes a file, which
+		 * costs more than this scan; a miss without IPC_CREAT is answered
+		 * by the index alone.
+		 */
+		idx = scan_key(&f->t[ops->type], key);
+		if (idx >= 0)
+			ix_build(f, ops->type); /* it disagreed */
+	}
 	if (idx < 0) {
 		r = (flg & IPC_CREAT) ? newobj(f, ops, key, flg, params) : -ENOENT;
 		goto out;
@@ -773,11 +1067,16 @@ int svipc__ipc_remove(const struct svipc_type_ops *ops, int id)
 	/*
 	 * The commit point: from here ns_recover() completes the removal. The
 	 * key goes after it (lookups match LIVE entries only), so a death in
-	 * between never leaves a live object that its key cannot find.
+	 * between never leaves a live object that its key cannot find. (Out
+	 * of the index first: a death after that is recovery's, which
+	 * rebuilds the index.)
 	 */
+	ix_begin(f, ops->type);
+	if (e->state == ENT_LIVE)
+		ix_remove(f, ops->type, SVIPC_ID_IDX(id));
 	STORE(&e->state, ENT_DEST);
 	STORE(&e->key, IPC_PRIVATE); /* a release store: not before the state's */
-	r = reap_locked(tb, ops, id);
+	r = reap_locked(f, ops, id);
 	r = r < 0 ? r : 0;
 out:
 	ns_unlock(f);
@@ -804,7 +1103,7 @@ void svipc__ns_reap(const struct svipc_type_ops *ops, int id)
 	struct ns_table *tb = &f->t[ops->type];
 	struct ns_entry *e = &tb->e[SVIPC_ID_IDX(id)];
 	if (e->state == ENT_DEST && (e->seq & SVIPC_SEQ_MAX) == SVIPC_ID_SEQ(id))
-		reap_locked(tb, ops, id);
+		reap_locked(f, ops, id);
 	ns_unlock(f);
 }
 
@@ -1047,7 +1346,7 @@ static void scrub_locked(struct ns_file *f, int dfd, int how, struct svipc_repor
 					svipc__report(rep, SVIPC_PROBLEM, "%s %d: removed and unused, but its lock "
 						      "stays with live process %d (stopped?): not freed",
 						      scrub_names[t], id, (int)holder);
-				} else if (purge && !reap_locked(tb, all_ops[t], id)) {
+				} else if (purge && !reap_locked(f, all_ops[t], id)) {
 					svipc__report(rep, SVIPC_CLEANUP, "%s %d: removed and unused: freed",
 						      scrub_names[t], id);
 					continue;
@@ -1079,6 +1378,15 @@ static void scrub_locked(struct ns_file *f, int dfd, int how, struct svipc_repor
 				tb->in_use = in_use;
 				tb->hiwater = hi;
 			}
+		}
+		char why[64];
+		if (ix_verify(f, t, why, sizeof why)) {
+			svipc__report(rep, SVIPC_PROBLEM, "%s key index: disagrees with the table (%s)%s",
+				      scrub_names[t], why, fix ? " (rebuilt)" : "");
+			if (fix)
+				ix_build(f, t);
+		} else if ((fix || purge) && !ix_current(f, t)) {
+			ix_build(f, t); /* not built, or behind the table: the next lookup would */
 		}
 	}
 	/* The directory: files nobody names. */

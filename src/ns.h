@@ -165,6 +165,9 @@ int svipc__perm_uid_is_owner(const struct svipc_perm *p);
 /* Copies out a perm block to a struct ipc_perm. */
 void svipc__perm_to_user(const struct svipc_perm *p, struct ipc_perm *out);
 
+/* The chain of the namespace's key index that key hashes to (for tests and the fuzzer). */
+uint32_t svipc__ns_key_bucket(key_t key);
+
 /* Maps an object by id; adds the dirfd. */
 int svipc__get(const struct svipc_type_ops *ops, int id, struct svipc_ref *ref);
 

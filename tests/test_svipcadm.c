@@ -1,8 +1,9 @@
 /*
  * svipcadm: limits shown and set; check finds what is wrong (dead lock
  * holders, damaged counters, a truncated segment, a dead namespace lock
- * holder) and --repair recovers what a dead holder left; purge frees what
- * nobody can reach and nothing else; errors are plain and exit 2.
+ * holder, a key index that disagrees with the key table) and --repair
+ * recovers what a dead holder left and rebuilds the index; purge frees
+ * what nobody can reach and nothing else; errors are plain and exit 2.
  */
 #include "t.h"
 #include "tool_run.h"
@@ -373,6 +374,49 @@ static void test_dead_ns_holder(void)
 	T_OK(svipc_msgctl(q, IPC_RMID, NULL));
 }
 
+/*
+ * The namespace's key index (ns.c, struct ns_index) disagreeing with the
+ * key table: check reports it, --repair rebuilds it, lookups stay right.
+ */
+#define NS_V1_SIZE (144 + 3 * (16 + 16 * 32768))
+#define NS_V2_SIZE (NS_V1_SIZE + 3 * (16 + 4 * 16384 + 2 * 32768))
+#define IX_HEAD(h) (NS_V1_SIZE + 16 + 2 * (h)) /* the message queues' index */
+#define IX_COUNT(h) (IX_HEAD(h) + 2 * 16384)
+
+static void test_index_damage(void)
+{
+	key_t k = 0x1d0c0001;
+	int q = T_OK(svipc_msgget(k, IPC_CREAT | 0600));
+	char path[128];
+	snprintf(path, sizeof path, "%s/ns", t_dir);
+	int fd = open(path, O_RDWR);
+	T_ASSERT(fd >= 0);
+	uint8_t *ns = mmap(NULL, NS_V2_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	T_ASSERT(ns != MAP_FAILED);
+	uint16_t *head = (uint16_t *)(ns + IX_HEAD(svipc__ns_key_bucket(k)));
+	uint16_t *count = (uint16_t *)(ns + IX_COUNT(svipc__ns_key_bucket(k)));
+	uint16_t h = *head, c = *count;
+	T_ASSERT(h != 0 && c == 1);
+	for (int how = 0; how < 2; how++) {
+		if (how == 0)
+			*head = 0; /* the queue's key cut out */
+		else
+			*count = 3; /* a chain longer than it is */
+		T_EQ(adm((const char *[]){ "check", NULL }), 1);
+		T_ASSERT(has("message queue key index: disagrees with the table"));
+		T_EQ(adm((const char *[]){ "check", "--repair", "-v", NULL }), 0);
+		T_ASSERT(has("(rebuilt)"));
+		T_EQ(*head, h);
+		T_EQ(*count, c);
+		T_EQ(adm((const char *[]){ "check", NULL }), 0);
+		T_ASSERT(has("0 problems"));
+	}
+	T_EQ(svipc_msgget(k, 0600), q);
+	munmap(ns, NS_V2_SIZE);
+	T_OK(svipc_msgctl(q, IPC_RMID, NULL));
+}
+
 /* A damaged object can still be removed by its owner, as svipcadm check tells users to. */
 static void test_remove_damaged(void)
 {
@@ -425,6 +469,7 @@ int main(void)
 	test_dead_ns_holder();
 	test_check_is_light_and_quiet();
 	test_remove_damaged();
+	test_index_damage();
 	test_errors();
 	return t_done();
 }
