@@ -41,10 +41,13 @@
  * A blocked call's futex wait ends after this long even without a wake-up,
  * as a safety net for a waker that died between its commit and its wake.
  * While other processes hold adjustments on semaphores that waiters wait
- * for, nobody is told when such a process dies, so one waiter (the oldest
+ * for, nobody is told when such a process dies, so one waiter (the newest
  * of those concerned) looks for that death sooner: after UNDO_SLICE_MIN,
  * growing to UNDO_SLICE_MAX; applying the dead one's undo then wakes
- * whoever it lets go.
+ * whoever it lets go. The newest, because it is awake when it takes the
+ * role: on a contended SEM_UNDO mutex the role then passes without a
+ * wake-up, where the oldest (the next one handed the mutex) would pass it
+ * on at every hand-off.
  */
 #define WAIT_SLICE_NS 1000000000LL
 #define UNDO_SLICE_MIN 1000000LL
@@ -625,15 +628,18 @@ static void waiters_rebuild(struct sem_view *v)
 	s->big_used = 0;
 	for (uint32_t i = 1; i <= hi; i++) {
 		struct sem_waiter *w = W(v, i);
-		if ((w->state == SW_WAIT || w->state == SW_POLL) && svipc__proc_alive(w->token)) {
+		int32_t st = LOAD(&w->state);
+		if ((st == SW_WAIT || st == SW_POLL) && svipc__proc_alive(w->token)) {
 			*tail = i;
 			tail = &w->next;
 			n++;
 			top = i;
 			if (w->big && w->big <= v->nbig)
 				s->big_used |= 1ull << (w->big - 1);
+		} else if (st == SW_DONE && svipc__proc_alive(w->token)) {
+			top = i; /* decided, not yet collected: its owner frees it */
 		} else {
-			w->state = SW_FREE;
+			STORE(&w->state, SW_FREE);
 		}
 	}
 	*tail = 0;
@@ -678,6 +684,7 @@ static void derived_rebuild(struct sem_view *v)
 
 static void wake_all(struct scall *c);
 static void update_queue_all(struct scall *c);
+static void kick_watcher(struct scall *c);
 
 static void set_recover(struct scall *c)
 {
@@ -781,7 +788,7 @@ static void wake_all(struct scall *c)
 {
 	struct sem_view *v = c->v;
 	for (uint32_t i = 1, hi = w_hi(v); i <= hi; i++)
-		if (W(v, i)->state != SW_FREE)
+		if (LOAD(&W(v, i)->state) != SW_FREE)
 			wake_one(c, W(v, i));
 	STORE(&v->s->poll, v->s->poll + 1);
 	c->kick_poll = 1;
@@ -791,9 +798,11 @@ static void wake_all(struct scall *c)
 static void wake_all_removed(struct scall *c)
 {
 	struct sem_view *v = c->v;
-	for (uint32_t i = 1, hi = w_hi(v); i <= hi; i++)
-		if (W(v, i)->state != SW_FREE)
+	for (uint32_t i = 1, hi = w_hi(v); i <= hi; i++) {
+		int32_t st = LOAD(&W(v, i)->state);
+		if (st != SW_FREE && st != SW_DONE) /* a decided call keeps its result */
 			STORE(&W(v, i)->status, -EIDRM);
+	}
 	wake_all(c);
 }
 
@@ -825,7 +834,7 @@ static uint32_t waiter_add(struct scall *c, const struct sem_wop *ops, uint32_t 
 		 */
 		if (i > s->w_hi && svipc__populate(w, sizeof *w) < 0)
 			return 0; /* a full filesystem: wait without a slot */
-		if (w->state != SW_FREE)
+		if (LOAD(&w->state) != SW_FREE) /* an owner frees its SW_DONE slot unlocked */
 			continue;
 		/* The operations go in the slot, or in a free big area, or nowhere (SW_POLL). */
 		uint32_t big = 0;
@@ -863,12 +872,11 @@ static uint32_t waiter_add(struct scall *c, const struct sem_wop *ops, uint32_t 
 	return 0;
 }
 
-static void waiter_del(struct sem_view *v, uint32_t i)
+/* Takes waiter i out of the list (its slot stays as it is). */
+static void waiter_unlink(struct sem_view *v, uint32_t i)
 {
 	struct sem_set *s = v->s;
 	struct sem_waiter *w = W(v, i);
-	if (w->state == SW_FREE)
-		return;
 	if (w->prev && w->prev <= v->nwaiters)
 		W(v, w->prev)->next = w->next;
 	else
@@ -879,12 +887,36 @@ static void waiter_del(struct sem_view *v, uint32_t i)
 		s->wtail = w->prev;
 	if (w->big && w->big <= v->nbig)
 		s->big_used &= ~(1ull << (w->big - 1));
-	w->state = SW_FREE;
 	if (s->nwait)
 		s->nwait--;
+}
+
+static void waiter_del(struct sem_view *v, uint32_t i)
+{
+	struct sem_set *s = v->s;
+	struct sem_waiter *w = W(v, i);
+	int32_t st = LOAD(&w->state);
+	if (st == SW_FREE)
+		return;
+	if (st != SW_DONE) /* a decided waiter is out of the list already */
+		waiter_unlink(v, i);
+	STORE(&w->state, SW_FREE);
 	if (i == s->w_hi)
-		while (s->w_hi && W(v, s->w_hi)->state == SW_FREE)
+		while (s->w_hi && LOAD(&W(v, s->w_hi)->state) == SW_FREE)
 			s->w_hi--;
+}
+
+/*
+ * Waiter i's call is decided (its status is stored): out of the list, so
+ * that its owner, once woken, returns without taking the lock again (under
+ * contention, that second trip through the lock is what a hand-off cost).
+ * A death before the state's store leaves an SW_WAIT slot with its result:
+ * recovery links it again, and its owner collects the result under the lock.
+ */
+static void waiter_done(struct sem_view *v, uint32_t i)
+{
+	waiter_unlink(v, i);
+	STORE(&W(v, i)->state, SW_DONE); /* the result and the list before it */
 }
 
 /* Drops the slots of waiters that died while blocked. */
@@ -1047,6 +1079,7 @@ static int waiter_concerned(const struct scall *c, const struct sem_waiter *w,
 static void update_queue(struct scall *c)
 {
 	struct sem_view *v = c->v;
+	int decided = 0;
 	poke_pollers(c);
 	for (int again = 1; again && !v->corrupt;) {
 		again = 0;
@@ -1098,19 +1131,25 @@ static void update_queue(struct scall *c)
 				jput(c, &w->status, 4, 0);
 				jcommit(c);
 				set_otime(v->s);
+				waiter_done(v, i);
 				wake_one(c, w);
+				decided = 1;
 				if (opens_doors(v, ops, nsops)) {
 					again = 1;
 					break;
 				}
 			} else {
 				STORE(&w->status, r);
+				waiter_done(v, i);
 				wake_one(c, w);
+				decided = 1;
 			}
 		}
 	}
 	c->nchg = 0;
 	c->chg_all = 0;
+	if (decided)
+		kick_watcher(c); /* the watcher may have been decided, or hold an adjustment now */
 }
 
 /* update_queue over every waiter, whatever changed. */
@@ -1349,12 +1388,16 @@ static int32_t status_load(struct sem_view *v, struct sem_waiter *w)
 	return -EIDRM;
 }
 
-/* The oldest waiter that waits on a semaphore another process holds an adjustment on. */
+/* The newest waiter that waits on a semaphore another process holds an adjustment on. */
 static uint32_t undo_watcher(struct sem_view *v)
 {
 	if (!v->s->nundo_nz)
 		return 0;
-	FOR_WAITERS(v, i, n) {
+	for (uint32_t i = v->s->wtail, n = 0; i && n < v->nwaiters; i = W(v, i)->prev, n++) {
+		if (i > v->nwaiters) {
+			CORRUPT(v);
+			return 0;
+		}
 		struct sem_waiter *w = W(v, i);
 		const struct sem_wop *ops = w->state == SW_WAIT ? waiter_ops(v, w) : NULL;
 		struct sem_wop b = { w->bnum, w->bop, 0 };
@@ -1418,6 +1461,14 @@ static int sem_block(struct scall *c, const struct sem_wop *ops, uint32_t nsops,
 		set_unlock(c);
 		/* Spinning pays only while few wait: each spinner holds a CPU. */
 		r = svipc__wait(&W(v, slot)->word, deadline, slice, slot <= 2);
+		int woken = LOAD(&W(v, slot)->word) == SVIPC_W_WOKEN; /* not the end of a slice */
+		if (LOAD(&W(v, slot)->state) == SW_DONE) {
+			/* Decided and unlinked by its waker: the result, and the slot back. */
+			st = status_load(v, W(v, slot));
+			STORE(&W(v, slot)->state, SW_FREE);
+			c->unlocked = 1;
+			return st;
+		}
 		lr = set_lock(c);
 		if (lr < 0 && lr != -EIDRM) {
 			c->unlocked = 1;
@@ -1441,16 +1492,24 @@ static int sem_block(struct scall *c, const struct sem_wop *ops, uint32_t nsops,
 			st = 1;
 			break;
 		}
-		/* A quiet slice, or a wake-up with nothing for us: look around. */
-		reap_dead_waiters(c);
-		undo_reap(c, ops, nsops);
-		update_queue_all(c);
-		st = status_load(v, w);
-		if (st != SEM_PENDING)
-			break;
+		/*
+		 * A quiet slice: look around, as the watcher (for a dead holder of
+		 * an adjustment) or as the safety net (for a lost wake-up). Not
+		 * after a wake-up with nothing for us (we were made the watcher,
+		 * or the set was recovered: recovery looked already), nor at the
+		 * end of a watcher's slice when the role has moved on.
+		 */
+		if (!woken && (!watch || undo_watcher(v) == slot)) {
+			reap_dead_waiters(c);
+			undo_reap(c, ops, nsops);
+			update_queue_all(c);
+			st = status_load(v, w);
+			if (st != SEM_PENDING)
+				break;
+			undo_slice = MIN(undo_slice * 2, UNDO_SLICE_MAX);
+		}
 		STORE(&w->word, SVIPC_W_ARMED);
 		w->since = svipc__mono_ns();
-		undo_slice = MIN(undo_slice * 2, UNDO_SLICE_MAX);
 	}
 	waiter_del(v, slot);
 	kick_watcher(c); /* we may have been the watcher, or now hold an adjustment */
@@ -1965,6 +2024,13 @@ static void sem_waiters_check(struct sem_view *v, struct svipc_report *rep, int 
 		struct sem_waiter *w = W(v, i);
 		if (w->state == SW_FREE)
 			continue;
+		if (w->state == SW_DONE) { /* decided; its owner has yet to collect the result */
+			if (!svipc__proc_alive(w->token))
+				svipc__report(rep, SVIPC_CLEANUP, "waiter slot %u: process %d died before "
+					      "collecting its result (its slot is freed by the next look "
+					      "for dead waiters)", i, w->pid);
+			continue;
+		}
 		used++;
 		/* SW_POLL: its operations did not fit anywhere, only the blocking one is kept. */
 		const struct sem_wop *ops = w->state == SW_WAIT ? waiter_ops(v, w) : NULL;

@@ -56,7 +56,7 @@ struct sem_wop {
 	int16_t flg;
 };
 
-enum { SW_FREE = 0, SW_WAIT = 1, SW_POLL = 2 };
+enum { SW_FREE = 0, SW_WAIT = 1, SW_POLL = 2, SW_DONE = 3 };
 #define SEM_PENDING 1 /* a waiter's status until its call is decided */
 
 /*
@@ -64,7 +64,9 @@ enum { SW_FREE = 0, SW_WAIT = 1, SW_POLL = 2 };
  * in big area `big`), and whoever changes the set performs them for it, in
  * arrival order, as the kernel does (status then holds the call's result).
  * SW_POLL: its operations did not fit, so it is only woken on changes and
- * tries again itself.
+ * tries again itself. SW_DONE: another call decided it (status holds the
+ * result) and took it out of the list; the slot stays its owner's until
+ * the owner, woken, reads the result and frees the slot without the lock.
  */
 struct sem_waiter {
 	uint32_t word;    /* wait.h states */
