@@ -134,6 +134,7 @@ const struct svipc_type_ops svipc__msg_ops = {
 
 static void waiters_rebuild(struct mq *m);
 static void waiters_claim(struct mq *m);
+static void serve_blocked(struct mcall *c);
 
 /* Applies a committed IPC_SET record; applying it twice is harmless. */
 static void apply_set(struct msg_queue *q)
@@ -162,6 +163,7 @@ static void mq_recover(struct mcall *c)
 	waiters_claim(&c->m);
 	svipc__mq_rebuild(&c->m);
 	waiters_rebuild(&c->m);
+	serve_blocked(c);
 	if (c->m.corrupt)
 		STORE(&q->obj.corrupt, 1);
 	wake_all(c); /* whoever waited on the dead holder re-checks */
@@ -400,6 +402,55 @@ static void reap_dead_waiters(struct mcall *c)
 	}
 }
 
+/* Hands message h (committed, in no index) to receiver slot i. Called locked. */
+static void reserve_for(struct mcall *c, uint32_t i, uint32_t h)
+{
+	struct msg_queue *q = c->m.q;
+	struct msg_waiter *w = W(&c->m, i);
+	w->msg = h;
+	STORE(&H(&c->m, h)->state, M_RESERVED);
+	q->nreserved++; /* not counted in qnum/cbytes: the kernel never queues it */
+	set_if_changed32(&q->lrpid, w->pid);
+	set_if_changed64(&q->rtime, svipc__real_sec());
+	wake_one(c, i);
+}
+
+/*
+ * After recovery: a message that a dead sender committed but never offered
+ * is in the queue now, while a receiver that selects it may be blocked
+ * (the sender died between its commit and its hand-off). Each blocked
+ * receiver, in arrival order, is handed what it would find, as the sender
+ * would have done: otherwise the next send would hand its newer message to
+ * that receiver, which would then take the older one after it (found by
+ * the 600 s torture: once in 210 M messages).
+ */
+static void serve_blocked(struct mcall *c)
+{
+	struct mq *m = &c->m;
+	struct msg_queue *q = m->q;
+	FOR_WAITERS(m, W_RECV, i, n) {
+		struct msg_waiter *w = W(m, i);
+		if (!q->qnum || m->corrupt)
+			return;
+		if (w->msg || w->result)
+			continue;
+		uint32_t h = svipc__mq_find(m, w->mode, w->msgtyp);
+		if (!h)
+			continue;
+		uint32_t size = H(m, h)->size;
+		if (w->size < size) {
+			w->result = -E2BIG; /* as a sender's hand-off would */
+			wake_one(c, i);
+			continue;
+		}
+		if (svipc__mq_unlink(m, h) < 0)
+			return;
+		STORE_RELAXED(&q->qnum, q->qnum - 1);
+		STORE_RELAXED(&q->cbytes, q->cbytes - size);
+		reserve_for(c, i, h);
+	}
+}
+
 /*
  * A committed, unlinked message goes to the first blocked receiver, in
  * arrival order, that selects it, as the kernel's pipelined_send() does:
@@ -428,12 +479,7 @@ static int offer(struct mcall *c, uint32_t h)
 			wake_one(c, i);
 			continue;
 		}
-		w->msg = h;
-		STORE(&hp->state, M_RESERVED);
-		q->nreserved++; /* not counted in qnum/cbytes: the kernel never queues it */
-		set_if_changed32(&q->lrpid, w->pid);
-		set_if_changed64(&q->rtime, svipc__real_sec());
-		wake_one(c, i);
+		reserve_for(c, i, h);
 		return 0;
 	}
 	if (m->corrupt || svipc__mq_link(m, h) < 0)

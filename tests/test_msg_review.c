@@ -2,6 +2,11 @@
 #include "svipc.h"
 #include "t.h"
 #include "inspect.h"
+#include "internal.h"
+#include "lock.h"
+#include "msg.h"
+#include "ns.h"
+#include "proc.h"
 
 #include <sys/wait.h>
 #include <time.h>
@@ -144,6 +149,79 @@ static void dead_receivers_reaped(void)
 	T_OK(svipc_msgctl(q, IPC_RMID, NULL));
 }
 
+extern const struct svipc_type_ops svipc__msg_ops;
+
+/* The token of a process that registered and exited. */
+static uint32_t dead_token(void)
+{
+	int p[2];
+	T_OK(pipe(p));
+	pid_t pid = fork();
+	if (pid == 0) {
+		uint32_t t = svipc__proc_token();
+		_exit(write(p[1], &t, sizeof t) == sizeof t ? 0 : 1);
+	}
+	uint32_t t = 0;
+	T_EQ(read(p[0], &t, sizeof t), (long)sizeof t);
+	waitpid(pid, NULL, 0);
+	close(p[0]);
+	close(p[1]);
+	return t;
+}
+
+/*
+ * A sender killed between its commit and its hand-off leaves a committed
+ * message in no index, its lock held, while a receiver of that type is
+ * blocked. Recovery must give the receiver that message: the next send's
+ * newer one must not overtake it (found by the 600 s torture).
+ */
+static void dead_sender_before_handoff(void)
+{
+	int id = (int)T_OK(svipc_msgget(IPC_PRIVATE, 0600));
+	struct tm16 {
+		long t;
+		char b[16];
+	};
+	pid_t r = fork();
+	if (r == 0) {
+		alarm(10);
+		struct tm16 m = { 0, { 0 } };
+		long n = svipc_msgrcv(id, &m, sizeof m.b, 1, 0);
+		_exit(n != sizeof m.b ? 1 : m.b[0] == 'A' ? 0 : m.b[0] == 'B' ? 2 : 3);
+	}
+	usleep(200000); /* the receiver blocks */
+	uint32_t dead = dead_token();
+	/* The dead sender: 'A' committed, never offered, the lock never released. */
+	struct svipc_ref ref;
+	T_EQ(svipc__get(&svipc__msg_ops, id, &ref), 0);
+	struct msg_queue *q = (struct msg_queue *)ref.obj;
+	T_EQ(svipc__lock(&q->obj.lock), 0);
+	struct mq m;
+	T_EQ(svipc__mq_view(&m, q, ref.size), 0);
+	uint32_t h = svipc__mq_alloc_msg(&m, 16);
+	T_ASSERT(h != 0);
+	if (h) {
+		H(&m, h)->type = 1;
+		H(&m, h)->seq = q->next_seq++;
+		memcpy(H(&m, h)->data, "A from the dead", 16);
+		__atomic_store_n(&H(&m, h)->state, M_COMMITTED, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&q->obj.lock, dead, __ATOMIC_RELEASE);
+	svipc__obj_put(&ref);
+	struct tm16 b = { 1, "B, sent after" };
+	T_OK(svipc_msgsnd(id, &b, sizeof b.b, 0)); /* takes the lock over: recovery */
+	int st;
+	waitpid(r, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		T_FAIL("the blocked receiver got %s", WIFEXITED(st) && WEXITSTATUS(st) == 2 ?
+		       "the newer message first" : "no message, or a wrong one");
+	struct tm16 rest;
+	T_EQ(svipc_msgrcv(id, &rest, sizeof rest.b, 0, IPC_NOWAIT), 16);
+	T_EQ(rest.b[0], 'B');
+	T_ERR(svipc_msgrcv(id, &rest, sizeof rest.b, 0, IPC_NOWAIT), ENOMSG);
+	T_OK(svipc_msgctl(id, IPC_RMID, NULL));
+}
+
 int main(void)
 {
 	t_setup(60);
@@ -158,5 +236,6 @@ int main(void)
 	T_EQ(sq, kq);
 	rmid_races_growth();
 	dead_receivers_reaped();
+	dead_sender_before_handoff();
 	return t_done();
 }
