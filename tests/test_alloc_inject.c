@@ -10,9 +10,8 @@
  * program makes all the time (after their first) must allocate nothing.
  */
 #include "check_all.h"
+#include "dead_holder.h"
 #include "internal.h"
-#include "lock.h"
-#include "proc.h"
 #include "region.h"
 
 #include <fcntl.h>
@@ -574,25 +573,6 @@ static void detached_and_written_or_not(int n, long r)
 /* ---- recovery: a lock whose holder died ------------------------------------------------- */
 
 
-/* The token of a process that registered and exited. */
-static uint32_t token_of_dead_process(void)
-{
-	int p[2];
-	T_OK(pipe(p));
-	pid_t pid = fork();
-	if (pid == 0) {
-		uint32_t t = svipc__proc_token();
-		_exit(write(p[1], &t, sizeof t) == sizeof t ? 0 : 1);
-	}
-	uint32_t t = 0;
-	T_EQ(read(p[0], &t, sizeof t), (long)sizeof t);
-	waitpid(pid, NULL, 0);
-	close(p[0]);
-	close(p[1]);
-	T_ASSERT(t != 0 && !svipc__proc_alive(t));
-	return t;
-}
-
 static uint32_t *map_word(const char *name, size_t off)
 {
 	char path[256];
@@ -720,7 +700,7 @@ int main(int argc, char **argv)
 	report("shmat + shmdt", sweep("shmat", &m, 0x5a, clear_byte, detached_and_written_or_not));
 
 	printf("recovery after a dead lock holder, the Nth allocation failing:\n");
-	dead_token = token_of_dead_process();
+	dead_token = t_dead_token();
 	char name[32];
 	for (unsigned i = 0; i < 3; i++) {
 		struct msg msg;

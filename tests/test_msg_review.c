@@ -1,12 +1,9 @@
 /* test_msg_review.c - regressions for defects found in review (hand-off accounting, RMID vs growth). */
 #include "svipc.h"
 #include "t.h"
+#include "dead_holder.h"
 #include "inspect.h"
-#include "internal.h"
-#include "lock.h"
 #include "msg.h"
-#include "ns.h"
-#include "proc.h"
 
 #include <sys/wait.h>
 #include <time.h>
@@ -149,24 +146,20 @@ static void dead_receivers_reaped(void)
 	T_OK(svipc_msgctl(q, IPC_RMID, NULL));
 }
 
-extern const struct svipc_type_ops svipc__msg_ops;
-
-/* The token of a process that registered and exited. */
-static uint32_t dead_token(void)
+/* A dead sender's call: 'A' committed, never offered (then it dies with the lock). */
+static void committed_not_offered(struct svipc_obj *o)
 {
-	int p[2];
-	T_OK(pipe(p));
-	pid_t pid = fork();
-	if (pid == 0) {
-		uint32_t t = svipc__proc_token();
-		_exit(write(p[1], &t, sizeof t) == sizeof t ? 0 : 1);
-	}
-	uint32_t t = 0;
-	T_EQ(read(p[0], &t, sizeof t), (long)sizeof t);
-	waitpid(pid, NULL, 0);
-	close(p[0]);
-	close(p[1]);
-	return t;
+	struct msg_queue *q = (struct msg_queue *)o;
+	struct mq m;
+	if (svipc__mq_view(&m, q, o->size) < 0)
+		_exit(4);
+	uint32_t h = svipc__mq_alloc_msg(&m, 16);
+	if (!h)
+		_exit(5);
+	H(&m, h)->type = 1;
+	H(&m, h)->seq = q->next_seq++;
+	memcpy(H(&m, h)->data, "A from the dead", 16);
+	STORE(&H(&m, h)->state, M_COMMITTED);
 }
 
 /*
@@ -190,24 +183,7 @@ static void dead_sender_before_handoff(void)
 		_exit(n != sizeof m.b ? 1 : m.b[0] == 'A' ? 0 : m.b[0] == 'B' ? 2 : 3);
 	}
 	usleep(200000); /* the receiver blocks */
-	uint32_t dead = dead_token();
-	/* The dead sender: 'A' committed, never offered, the lock never released. */
-	struct svipc_ref ref;
-	T_EQ(svipc__get(&svipc__msg_ops, id, &ref), 0);
-	struct msg_queue *q = (struct msg_queue *)ref.obj;
-	T_EQ(svipc__lock(&q->obj.lock), 0);
-	struct mq m;
-	T_EQ(svipc__mq_view(&m, q, ref.size), 0);
-	uint32_t h = svipc__mq_alloc_msg(&m, 16);
-	T_ASSERT(h != 0);
-	if (h) {
-		H(&m, h)->type = 1;
-		H(&m, h)->seq = q->next_seq++;
-		memcpy(H(&m, h)->data, "A from the dead", 16);
-		__atomic_store_n(&H(&m, h)->state, M_COMMITTED, __ATOMIC_RELEASE);
-	}
-	__atomic_store_n(&q->obj.lock, dead, __ATOMIC_RELEASE);
-	svipc__obj_put(&ref);
+	t_die_holding(SVIPC_MSG, id, committed_not_offered);
 	struct tm16 b = { 1, "B, sent after" };
 	T_OK(svipc_msgsnd(id, &b, sizeof b.b, 0)); /* takes the lock over: recovery */
 	int st;

@@ -6,6 +6,7 @@
  * what nobody can reach and nothing else; errors are plain and exit 2.
  */
 #include "t.h"
+#include "dead_holder.h"
 #include "tool_run.h"
 
 #include <sys/mman.h>
@@ -28,27 +29,6 @@ static int adm(const char *const *args)
 static int has(const char *text)
 {
 	return strstr(out, text) || strstr(err, text);
-}
-
-/*
- * Runs f(obj) in a child that then dies with the object's lock held, as a
- * process killed inside a call would: f stages what that call had written.
- */
-static void die_holding(enum svipc_type type, int id, void (*f)(struct svipc_obj *o))
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		struct svipc_ref ref;
-		if (svipc__get(svipc__type_ops(type), id, &ref) < 0)
-			_exit(3);
-		if (f)
-			f(ref.obj);
-		STORE(&ref.obj->lock, svipc__proc_token());
-		_exit(0);
-	}
-	int st;
-	waitpid(pid, &st, 0);
-	T_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 /* A semop that committed "semaphore 0 becomes 5" in the journal and died before applying it. */
@@ -122,9 +102,9 @@ static void test_dead_holders(void)
 	struct { long t; char c[8]; } msg = { 4, "abc" };
 	for (int i = 0; i < 2; i++)
 		T_OK(svipc_msgsnd(q, &msg, sizeof msg.c, 0));
-	die_holding(SVIPC_MSG, q, msg_counters_stale);
-	die_holding(SVIPC_SHM, m, shm_set_pending);
-	die_holding(SVIPC_SEM, s, sem_half_done);
+	t_die_holding(SVIPC_MSG, q, msg_counters_stale);
+	t_die_holding(SVIPC_SHM, m, shm_set_pending);
+	t_die_holding(SVIPC_SEM, s, sem_half_done);
 
 	/* Without --repair: reported, nothing written. */
 	T_EQ(adm((const char *[]){ "check", NULL }), 1);
